@@ -1,0 +1,1 @@
+"""Whisper in TensorFlow: a plain library with no Dagster imports."""
