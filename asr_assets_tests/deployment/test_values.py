@@ -1,0 +1,249 @@
+"""deployment/values.yaml against the Dagster chart's values schema, and deployment/k8s/*.yaml against Kubernetes.
+
+The chart's schema and defaults are vendored in deployment/chart-schema/ (see its README), so this runs in any
+clone, offline. Helm itself is not available here: templates are not rendered.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.resources
+import json
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOYMENT = REPO / "deployment"
+CHART = DEPLOYMENT / "chart-schema"
+VALUES = DEPLOYMENT / "values.yaml"
+K8S_VERSION = "1.33"
+# The chart's $refs point at v1.19.0 definitions; kubernetes-validate ships v1.25 as its oldest.
+K8S_DEFS = "kubernetes-json-schema/v1.25.0-local/_definitions.json"
+VENDORED_SHA256 = {
+    "values.schema.json": "b9e0afe0fb0cf090ec6298cbc5b09bfd0bbe1118a3aba1da0dc4792aaa1c667b",
+    "values.yaml": "6332c7f8093273d9382a533d7f81224439d6aa10d2bc56078d13a9a432e25175",
+}
+
+
+def helm_merge(base: dict, over: dict) -> dict:
+    """Helm's values merge: maps merge, lists and scalars replace, null deletes the key."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = helm_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    defs = json.loads((importlib.resources.files("kubernetes_validate") / K8S_DEFS).read_text())
+    # The chart refers to "#/definitions/..." (yannh style); the package keeps them under "$defs": serve both.
+    wrapped = {"definitions": defs["$defs"], "$defs": defs["$defs"]}
+
+    def retrieve(uri: str) -> Resource:
+        if uri.endswith("/_definitions.json"):
+            return Resource.from_contents(wrapped, default_specification=DRAFT202012)
+        raise LookupError(f"no offline copy of {uri}")
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema, registry=Registry(retrieve=retrieve))
+
+
+def _merged(override: dict) -> dict:
+    return helm_merge(yaml.safe_load((CHART / "values.yaml").read_text()), override)
+
+
+def _errors(values: dict) -> list[tuple[str, str]]:
+    errors = sorted(_validator().iter_errors(values), key=lambda e: list(map(str, e.absolute_path)))
+    return [("/".join(map(str, e.absolute_path)), e.message) for e in errors]
+
+
+def _ours() -> dict:
+    return yaml.safe_load(VALUES.read_text())
+
+
+def _deployment(values: dict) -> dict:
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    return deployment
+
+
+def _manifests() -> list[dict]:
+    docs: list[dict] = []
+    for path in sorted((DEPLOYMENT / "k8s").glob("*.yaml")):
+        docs.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+    return docs
+
+
+def test_vendored_chart_files_are_unmodified():
+    for name, sha in VENDORED_SHA256.items():
+        assert hashlib.sha256((CHART / name).read_bytes()).hexdigest() == sha, (
+            f"deployment/chart-schema/{name} differs from the copy its README describes; replace it whole "
+            "from one chart version and update the README's table"
+        )
+
+
+def test_values_merged_over_chart_defaults_validate():
+    assert _errors(_merged(_ours())) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "bad"),
+    [
+        (["runLauncher", "config", "k8sRunLauncher", "imagePullPolicyy"], "IfNotPresent"),
+        (["dagster-user-deployments", "deployments", 0, "port"], "3030"),
+        (["dagster-user-deployments", "deployments", 0, "includeConfigInLaunchedRuns"], True),
+        # Checked by the Kubernetes definitions: proves the chart's remote $refs resolved offline.
+        (["dagster-user-deployments", "deployments", 0, "envSecrets", 0, "name"], 123),
+        (["concurrency", "runs", "maxConcurrentRun"], 5),
+    ],
+)
+def test_schema_rejects_a_broken_override(path: list[Any], bad: Any):
+    values = _ours()
+    node = values
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = bad
+    assert _errors(_merged(values)), f"a bad value at {path} was accepted: the check is not checking"
+
+
+def test_code_location_matches_the_project_and_the_image():
+    deployment = _deployment(_ours())
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    module = pyproject["tool"]["dagster"]["module_name"]
+    assert deployment["codeServerArgs"] == ["-m", module]
+    dockerfile = (
+        (REPO / "docker" / "Dockerfile").read_text() if (REPO / "docker" / "Dockerfile").exists() else ""
+    )
+    if dockerfile:
+        assert f"EXPOSE {deployment['port']}" in dockerfile
+    assert deployment["includeConfigInLaunchedRuns"] == {"enabled": True}
+    assert {"name": "ASR_EXECUTOR", "value": "k8s"} in deployment["env"]
+
+
+def test_run_limits_are_set_in_one_place_only():
+    # The chart fails to render when the same limit is in both the run coordinator and the concurrency block.
+    values = _merged(_ours())
+    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    runs = values["concurrency"]["runs"]
+    assert not (queued.get("maxConcurrentRuns") is not None and runs.get("maxConcurrentRuns") is not None)
+    assert not (queued.get("tagConcurrencyLimits") and runs.get("tagConcurrencyLimits"))
+    assert values["concurrency"]["enabled"] is True
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert values["dagsterDaemon"]["runMonitoring"]["enabled"] is True
+
+
+def test_instance_settings_are_accepted_by_dagster():
+    """The dagster.yaml blocks the chart renders from our values (its configmap-instance.yaml mapping) load."""
+    from dagster._config import validate_config
+    from dagster._core.instance.config import dagster_instance_config_schema, validate_concurrency_config
+    from dagster_k8s import K8sRunLauncher
+
+    values = _merged(_ours())
+    daemon = values["dagsterDaemon"]
+    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
+    monitoring = daemon["runMonitoring"]
+    concurrency = values["concurrency"]
+    instance = {
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {
+                "dequeue_interval_seconds": queued["dequeueIntervalSeconds"],
+                "dequeue_use_threads": queued["dequeueUseThreads"],
+                "dequeue_num_workers": queued["dequeueNumWorkers"],
+            },
+        },
+        "run_monitoring": {
+            "enabled": monitoring["enabled"],
+            "start_timeout_seconds": monitoring["startTimeoutSeconds"],
+            "max_resume_run_attempts": monitoring["maxResumeRunAttempts"],
+            "poll_interval_seconds": monitoring["pollIntervalSeconds"],
+            "free_slots_after_run_end_seconds": monitoring["freeSlotsAfterRunEndSeconds"],
+        },
+        "run_retries": {
+            "enabled": daemon["runRetries"]["enabled"],
+            "max_retries": daemon["runRetries"]["maxRetries"],
+            "retry_on_asset_or_op_failure": daemon["runRetries"]["retryOnAssetOrOpFailure"],
+        },
+        "concurrency": {
+            "pools": {
+                "default_limit": concurrency["pools"]["defaultLimit"],
+                "granularity": concurrency["pools"]["granularity"],
+            },
+            "runs": {
+                "max_concurrent_runs": concurrency["runs"]["maxConcurrentRuns"],
+                "tag_concurrency_limits": concurrency["runs"]["tagConcurrencyLimits"],
+            },
+        },
+    }
+    result = validate_config(dagster_instance_config_schema(), instance)
+    assert result.success, [e.message for e in result.errors]
+    validate_concurrency_config(instance)
+
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    run_k8s_config = {
+        "pod_spec_config": {"security_context": launcher["runK8sConfig"]["podSpecConfig"]["securityContext"]},
+        "job_spec_config": {
+            "ttl_seconds_after_finished": launcher["runK8sConfig"]["jobSpecConfig"]["ttlSecondsAfterFinished"]
+        },
+    }
+    launcher_config = {
+        "load_incluster_config": launcher["loadInclusterConfig"],
+        "job_namespace": "asr",
+        "image_pull_policy": launcher["imagePullPolicy"],
+        "service_account_name": "asr-dagster",
+        "dagster_home": "/opt/dagster/dagster_home",
+        "instance_config_map": "asr-dagster-instance",
+        "postgres_password_secret": values["global"]["postgresqlSecretName"],
+        "labels": launcher["labels"],
+        "fail_pod_on_run_failure": launcher["failPodOnRunFailure"],
+        "security_context": launcher["securityContext"],
+        "run_k8s_config": run_k8s_config,
+    }
+    result = validate_config(K8sRunLauncher.config_type(), launcher_config)
+    assert result.success, [e.message for e in result.errors]
+
+
+@pytest.mark.parametrize("doc", _manifests(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_manifest_is_valid_kubernetes(doc: dict):
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_values_refer_to_the_objects_in_deployment_k8s():
+    values = _ours()
+    deployment = _deployment(values)
+    objects = {(d["kind"], d["metadata"]["name"]): d for d in _manifests()}
+
+    pg = objects[("Secret", values["global"]["postgresqlSecretName"])]
+    assert "postgresql-password" in pg["stringData"]  # the key name dagster-k8s and the chart read
+    for ref in deployment["envSecrets"]:
+        assert ("Secret", ref["name"]) in objects
+    for ref in deployment["envConfigMaps"]:
+        assert ("ConfigMap", ref["name"]) in objects
+    for volume in deployment["volumes"]:
+        claim = objects[("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])]
+        assert claim["spec"]["accessModes"] == ["ReadWriteMany"]  # step pods may land on any node
+
+    env = {}
+    for ref in deployment["envSecrets"]:
+        env |= objects[("Secret", ref["name"])]["stringData"]
+    for ref in deployment["envConfigMaps"]:
+        env |= objects[("ConfigMap", ref["name"])]["data"]
+    assert {"ASR_DATABASE_URL", "ASR_LANDING_URL", "ASR_STORAGE_URL"} <= env.keys()
+    mounts = [m["mountPath"] for m in deployment["volumeMounts"]]
+    for key in ("ASR_LANDING_URL", "ASR_STORAGE_URL"):
+        assert any(env[key].startswith(m + "/") for m in mounts), f"{key} is not on the shared volume"
