@@ -1,0 +1,106 @@
+"""Evaluation sets on disk and word error rate.
+
+A set is a folder with `transcripts.tsv` (`<file>\\t<reference>`, paths relative to the folder) and optionally
+`durations.tsv`; a folder with no `transcripts.tsv` of its own is searched for sets below it (so
+`../shared/eval/en` evaluates all of its sets). Sets without references (`durations.tsv` only) still count
+for speed. Both sides are normalised with Whisper's English normaliser after dropping bracketed tags
+(`<cutoff-...>`, `<unk>`, `[laughter]`), as the eval README asks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jiwer
+
+# MFA and Common Voice references carry tags that are annotations, not words.
+_TAG = re.compile(r"<[^<>]*>|\[[^\[\]]*\]")
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".aiff", ".aif", ".au", ".caf", ".w64")
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    set_name: str  # path of the set folder relative to the evaluated root ("." for the root itself)
+    path: Path
+    reference: str | None  # None: no reference (speed-only set)
+
+
+@dataclass(frozen=True)
+class WordErrors:
+    errors: int  # substitutions + deletions + insertions
+    reference_words: int
+
+    @property
+    def wer(self) -> float | None:
+        return self.errors / self.reference_words if self.reference_words else None
+
+
+def _read_tsv(path: Path) -> dict[str, str]:
+    rows: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        name, _, value = line.partition("\t")
+        rows[name] = value
+    return rows
+
+
+def find_items(root: str | Path) -> list[EvalItem]:
+    """Every audio file of every set under `root`, sorted by set then file.
+
+    A set is a folder holding `transcripts.tsv` or `durations.tsv`; a bare folder of audio files counts as one
+    set without references.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"{root}: not a folder; give a set folder (with transcripts.tsv) or a parent of sets"
+        )
+    set_dirs = sorted(
+        {p.parent for name in ("transcripts.tsv", "durations.tsv") for p in root.rglob(name)},
+    )
+    items: list[EvalItem] = []
+    for set_dir in set_dirs:
+        set_name = str(set_dir.relative_to(root))
+        refs_file = set_dir / "transcripts.tsv"
+        refs = _read_tsv(refs_file) if refs_file.exists() else {}
+        durations_file = set_dir / "durations.tsv"
+        durations = _read_tsv(durations_file) if durations_file.exists() else {}
+        names = list(refs or durations)
+        for name in sorted(names):
+            items.append(EvalItem(set_name, set_dir / name, refs.get(name)))
+    if not set_dirs:
+        for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
+            items.append(EvalItem(".", path, None))
+    return items
+
+
+@cache
+def _normalizer():
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
+
+
+def normalize(text: str) -> str:
+    """Whisper English normalisation of `text` with annotation tags removed first."""
+    return " ".join(_normalizer()(_TAG.sub(" ", text)).split())
+
+
+def word_errors(reference: str, hypothesis: str) -> WordErrors:
+    """Edit operations between the normalised texts (an empty reference counts every hypothesis word)."""
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    if not ref:
+        return WordErrors(len(hyp.split()), 0)
+    out = jiwer.process_words(ref, hyp if hyp else "")
+    return WordErrors(out.substitutions + out.deletions + out.insertions, len(ref.split()))
+
+
+def corpus_wer(pairs: list[tuple[str, str]]) -> float | None:
+    """Corpus-level WER: total edits over total reference words (not a mean of per-file WERs)."""
+    counts = [word_errors(ref, hyp) for ref, hyp in pairs]
+    total = sum(c.reference_words for c in counts)
+    return sum(c.errors for c in counts) / total if total else None
