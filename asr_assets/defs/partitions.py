@@ -1,0 +1,4 @@
+import dagster as dg
+
+# One partition per ingest batch: a bounded group of landed calls (see sensors.py for the sizing).
+ingest_batches = dg.DynamicPartitionsDefinition(name="ingest_batches")

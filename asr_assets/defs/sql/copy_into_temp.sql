@@ -1,0 +1,1 @@
+copy {temp} ({columns}) from stdin

@@ -1,0 +1,1 @@
+create temp table {temp} (like {table} including defaults) on commit drop

@@ -1,0 +1,1 @@
+delete from {table} where partition_key = %(partition_key)s

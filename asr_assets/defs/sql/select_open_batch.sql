@@ -1,0 +1,6 @@
+select batch_id, partition_key, file_count, audio_s
+from asr_raw.ingest_batches
+where closed_at is null
+order by batch_id desc
+limit 1
+for update

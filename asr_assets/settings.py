@@ -1,0 +1,171 @@
+"""Where the platform keeps its state, and which database it talks to.
+
+Everything has a working local default under one state folder, ASR_HOME (the Makefile exports
+`$(CURDIR)/.asr_home`), and every location can be overridden by an environment variable for a deployment:
+
+| variable             | default                          | what                                                  |
+| -------------------- | -------------------------------- | ----------------------------------------------------- |
+| ASR_HOME             | <repo or cwd>/.asr_home          | local state: Dagster instance, pgdata, landing, artifacts |
+| DAGSTER_HOME         | $ASR_HOME/dagster                | Dagster instance (SQLite storage, one run at a time)  |
+| ASR_LANDING_URL      | $ASR_HOME/landing                | folder or fsspec URL the landing sensor watches       |
+| ASR_STORAGE_URL      | $ASR_HOME/artifacts              | folder or fsspec URL for checked audio and transcripts |
+| ASR_DATABASE_URL     | embedded PostgreSQL (pgserver)   | PostgreSQL for the asr_raw tables and dbt             |
+
+The embedded server (the `pgserver` wheel, PostgreSQL 16) keeps its data in $ASR_HOME/pgdata and answers on a
+Unix socket only. Run as root, pgserver creates a system user `pgserver` (useradd) to run postgres as, and makes
+the data folder and its parents group/other readable.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+PSYCOPG2_SCHEME = "postgresql+psycopg2"
+DAGSTER_INSTANCE_FILE = "dagster.yaml"
+# Dagster's default is 5 s; locally `ingest` waits on the queue, so dequeue faster.
+RUN_DEQUEUE_INTERVAL_S = 1
+
+
+def asr_home() -> Path:
+    """The local state folder: $ASR_HOME, else .asr_home in the repository (or the working directory)."""
+    env = os.environ.get("ASR_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    repo = Path(__file__).resolve().parent.parent
+    base = repo if (repo / "pyproject.toml").exists() else Path.cwd()
+    return base / ".asr_home"
+
+
+def dagster_home() -> Path:
+    """$DAGSTER_HOME when set (a deployment's own instance), else $ASR_HOME/dagster with our dagster.yaml."""
+    env = os.environ.get("DAGSTER_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    return asr_home() / "dagster"
+
+
+def instance_config(home: Path) -> dict:
+    """The local instance: SQLite storage under `home`, at most one run at a time, a fast run queue.
+
+    One run at a time because a run loads TensorFlow and the model (~600 MiB) and uses every core; on a laptop two
+    runs only compete. A cluster's instance (Helm chart) sets its own limits.
+    """
+    return {
+        "storage": {"sqlite": {"base_dir": str(home / "storage")}},
+        "concurrency": {"runs": {"max_concurrent_runs": 1}},
+        "run_queue": {"dequeue_interval_seconds": RUN_DEQUEUE_INTERVAL_S},
+        "telemetry": {"enabled": False},
+    }
+
+
+def ensure_dagster_home() -> Path:
+    """Create the Dagster home with our dagster.yaml (only when DAGSTER_HOME is not set by the user) and return it."""
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    config_file = home / DAGSTER_INSTANCE_FILE
+    if "DAGSTER_HOME" not in os.environ or not config_file.exists():
+        text = yaml.safe_dump(instance_config(home), sort_keys=False)
+        if not config_file.exists() or config_file.read_text() != text:
+            config_file.write_text(text)
+    return home
+
+
+def landing_url() -> str:
+    """Folder or fsspec URL the landing sensor watches."""
+    return os.environ.get("ASR_LANDING_URL") or str(asr_home() / "landing")
+
+
+def storage_url() -> str:
+    """Folder or fsspec URL for artifacts passed between steps (checked audio, manifests, transcripts)."""
+    return os.environ.get("ASR_STORAGE_URL") or str(asr_home() / "artifacts")
+
+
+def pgdata_dir() -> Path:
+    return asr_home() / "pgdata"
+
+
+def database_url() -> str:
+    """SQLAlchemy URL (postgresql+psycopg2://) of the database: ASR_DATABASE_URL, else the embedded server."""
+    env = os.environ.get("ASR_DATABASE_URL")
+    if env:
+        return sqlalchemy_url(env)
+    return sqlalchemy_url(start_embedded_postgres())
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same URL with the psycopg2 driver: SQLAlchemy 2 maps a bare postgresql:// to psycopg3, which breaks
+    dagster-postgres' event watching, and psycopg2 is what we install."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", PSYCOPG2_SCHEME):
+        raise ValueError(
+            f"database URL scheme {parts.scheme!r} is not PostgreSQL; set ASR_DATABASE_URL to "
+            "postgresql://user:password@host:5432/dbname"
+        )
+    return urlunsplit(parts._replace(scheme=PSYCOPG2_SCHEME))
+
+
+def libpq_url(url: str) -> str:
+    """The same URL for libpq / psycopg2.connect (no SQLAlchemy driver suffix)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme="postgresql"))
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ***, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}"))
+
+
+def embedded_postgres_running(pgdata: Path | None = None) -> bool:
+    """True when the embedded server for this ASR_HOME is up."""
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata or pgdata_dir())
+    return info is not None and info.is_running() and info.status == "ready"
+
+
+def start_embedded_postgres(pgdata: Path | None = None) -> str:
+    """Start (or attach to) the embedded PostgreSQL under pgdata and return its libpq URL.
+
+    cleanup_mode=None: many processes use the server (the CLI, the daemon's code server, run workers), some of
+    which are killed rather than exit; pgserver's own "last one out stops it" would then never stop it, or stop it
+    under a live process. The process that started it stops it (`stop_embedded_postgres`).
+    """
+    import pgserver
+    from pgserver.utils import PostmasterInfo
+
+    pgdata = (pgdata or pgdata_dir()).resolve()
+    if embedded_postgres_running(pgdata):
+        # Already up (started by another process): read its socket from postmaster.pid, skip pgserver's lock.
+        return PostmasterInfo.read_from_pgdata(pgdata).get_uri()  # type: ignore[union-attr]
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    if not embedded_postgres_running(pgdata):
+        # get_server returned the object cached in this process from before a stop: start it again.
+        with server._lock:
+            server.ensure_postgres_running()
+    return server.get_uri()
+
+
+def stop_embedded_postgres(pgdata: Path | None = None, timeout_s: float = 30.0) -> None:
+    """Fast shutdown (SIGINT to the postmaster: rolls back open transactions, closes connections)."""
+    from pgserver.utils import PostmasterInfo
+
+    pgdata = (pgdata or pgdata_dir()).resolve()
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running() or info.pid is None:
+        return
+    os.kill(info.pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and info.is_running():
+        time.sleep(0.1)

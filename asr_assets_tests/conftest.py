@@ -1,0 +1,114 @@
+"""Shared fixtures: a real PostgreSQL (embedded always, TEST_DATABASE_URL too when set), a temp ASR_HOME, audio.
+
+`database_url` hands each test session a throwaway database (created here, dropped at the end) on each server, as
+a postgresql+psycopg2:// URL; `settings.libpq_url()` turns it into a psycopg2.connect() DSN.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import psycopg2
+import pytest
+import soundfile as sf
+
+from asr_assets import settings
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_CALLS = REPO / "asr_assets" / "samples" / "calls"
+DATABASE_PARAMS = ["embedded", "external"]
+
+
+def private_temp_dir(prefix: str) -> Path:
+    """A temp folder outside pytest's basetemp: pytest resets /tmp/pytest-of-<user> to mode 0700 whenever it makes
+    a new numbered folder, and as root pgserver runs postgres as the `pgserver` user, which then loses access to
+    its data folder mid-session (PANIC: could not open pg_control)."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+@pytest.fixture(scope="session")
+def embedded_server_url() -> Iterator[str]:
+    """An embedded PostgreSQL (pgserver) for this session, in its own temp data folder; stopped at the end."""
+    base = private_temp_dir("asr-test-pg-")
+    pgdata = base / "pgdata"
+    url = settings.start_embedded_postgres(pgdata)
+    yield url
+    settings.stop_embedded_postgres(pgdata)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _throwaway_database(server_url: str) -> Iterator[str]:
+    """Create a fresh database on the server; yield its SQLAlchemy URL; drop it afterwards."""
+    name = f"asr_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(settings.libpq_url(server_url))
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'create database "{name}"')
+        parts = settings.sqlalchemy_url(server_url).split("?", 1)
+        base = parts[0].rsplit("/", 1)[0]
+        yield f"{base}/{name}" + (f"?{parts[1]}" if len(parts) > 1 else "")
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        admin.close()
+
+
+@pytest.fixture(scope="session", params=DATABASE_PARAMS)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A throwaway database (postgresql+psycopg2:// URL) on the embedded server, and on TEST_DATABASE_URL's."""
+    if request.param == "external":
+        server = os.environ.get("TEST_DATABASE_URL")
+        if not server:
+            pytest.skip("TEST_DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
+    else:
+        server = request.getfixturevalue("embedded_server_url")
+    yield from _throwaway_database(server)
+
+
+@pytest.fixture(scope="session")
+def embedded_database_url(embedded_server_url: str) -> Iterator[str]:
+    """A throwaway database on the embedded server only (for tests too slow to run on both)."""
+    yield from _throwaway_database(embedded_server_url)
+
+
+@pytest.fixture
+def asr_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ASR_HOME (landing, artifacts, Dagster home); the location variables point into it."""
+    home = tmp_path / "asr_home"
+    home.mkdir()
+    monkeypatch.setenv("ASR_HOME", str(home))
+    for name in ("DAGSTER_HOME", "ASR_LANDING_URL", "ASR_STORAGE_URL", "ASR_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def sample_calls() -> list[Path]:
+    """The bundled two-channel 8 kHz sample calls (real recorded speech)."""
+    calls = sorted(SAMPLE_CALLS.glob("*.wav"))
+    if not calls:
+        pytest.fail(f"no sample calls in {SAMPLE_CALLS}; run asr_assets/samples/build_calls.py")
+    return calls
+
+
+def _write_tone(
+    path: Path, seconds: float, sample_rate: int = 8000, channels: int = 2, amplitude: float = 0.3
+) -> Path:
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    wave = (amplitude * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    sf.write(path, np.stack([wave] * channels, axis=1), sample_rate, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="session")
+def write_tone():
+    """write_tone(path, seconds, sample_rate=8000, channels=2, amplitude=0.3): a PCM_16 WAV of a 440 Hz tone
+    (amplitude 0 = digital silence)."""
+    return _write_tone
