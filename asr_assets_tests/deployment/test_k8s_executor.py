@@ -1,0 +1,318 @@
+"""The real `k8s_job_executor` against a fake Kubernetes API server whose kubelet runs pods as local processes.
+
+The test process is the run worker (as the run pod would be): `execute_job` on a job whose executor is
+`k8s_job_executor`, on an instance with `K8sRunLauncher` pointed at the fake through a kubeconfig. Every step becomes
+a Kubernetes Job that the fake runs as `dagster api execute_step` in its own process, with the env the pod spec
+wires from the fake's Secrets and ConfigMaps. The launcher config is taken from deployment/values.yaml.
+
+What this proves and what it does not: deployment/README.md, "What the offline tests prove".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import kubernetes_validate
+import pytest
+import yaml
+from dagster import DagsterEventType, DagsterInstance
+from dagster._core.test_utils import instance_for_test
+from fake_kube import FakeKubernetes
+from k8s_smoke_defs import FAIL_FIRST_ATTEMPT_ENV, TRANSCRIBE_K8S_CONFIG, get_smoke_job, smoke_batches
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+VALUES = yaml.safe_load((REPO / "deployment" / "values.yaml").read_text())
+DEPLOYMENT = VALUES["dagster-user-deployments"]["deployments"][0]
+LAUNCHER = VALUES["runLauncher"]["config"]["k8sRunLauncher"]
+
+NAMESPACE = "asr"
+IMAGE = f"{DEPLOYMENT['image']['repository']}:{DEPLOYMENT['image']['tag']}"
+PG_SECRET = VALUES["global"]["postgresqlSecretName"]
+ENV_SECRET = DEPLOYMENT["envSecrets"][0]["name"]
+CONFIG_MAP = DEPLOYMENT["envConfigMaps"][0]["name"]
+FAKE_PG_PASSWORD = "fake-pg-password-for-tests"
+FAKE_DATABASE_URL = "postgresql://asr:fake-password@db.invalid:5432/asr"
+K8S_VERSION = "1.33"
+STEP_JOB = re.compile(r"^dagster-step-[0-9a-f]{32}$")
+
+
+def _image_entrypoint() -> list[str]:
+    """The ENTRYPOINT of docker/Dockerfile (exec form), which a pod without `command` runs with its `args`."""
+    dockerfile = REPO / "docker" / "Dockerfile"
+    if not dockerfile.exists():
+        return []
+    for line in dockerfile.read_text().splitlines():
+        if line.strip().upper().startswith("ENTRYPOINT "):
+            return json.loads(line.strip()[len("ENTRYPOINT ") :])
+    return []
+
+
+def _launcher_config(home: Path, kubeconfig: Path) -> dict:
+    """K8sRunLauncher config as the chart renders it from deployment/values.yaml.
+
+    The code location's layer (includeConfigInLaunchedRuns: env, envSecrets, envConfigMaps, resources) reaches
+    runs through their code-location origin, which a test run has none of, so it goes on the launcher here.
+    """
+    pod_security = LAUNCHER["runK8sConfig"]["podSpecConfig"]["securityContext"]
+    return {
+        "module": "dagster_k8s",
+        "class": "K8sRunLauncher",
+        "config": {
+            "load_incluster_config": False,
+            "kubeconfig_file": str(kubeconfig),
+            "job_namespace": NAMESPACE,
+            "job_image": IMAGE,
+            "image_pull_policy": LAUNCHER["imagePullPolicy"],
+            "service_account_name": "asr-dagster",
+            "instance_config_map": "asr-dagster-instance",
+            "postgres_password_secret": PG_SECRET,
+            "dagster_home": str(home),
+            "labels": LAUNCHER["labels"],
+            "security_context": LAUNCHER["securityContext"],
+            "run_k8s_config": {
+                "pod_spec_config": {"security_context": pod_security},
+                "job_spec_config": {
+                    "ttl_seconds_after_finished": LAUNCHER["runK8sConfig"]["jobSpecConfig"][
+                        "ttlSecondsAfterFinished"
+                    ]
+                },
+            },
+            "env_secrets": [s["name"] for s in DEPLOYMENT["envSecrets"]],
+            "env_config_maps": [c["name"] for c in DEPLOYMENT["envConfigMaps"]],
+            "env_vars": [f"{e['name']}={e['value']}" for e in DEPLOYMENT["env"]],
+            "resources": DEPLOYMENT["resources"],
+        },
+    }
+
+
+@dataclass
+class Cluster:
+    fake: FakeKubernetes
+    instance: DagsterInstance
+    records: Path
+    storage: Path
+
+    def record(self, asset: str, attempt: int) -> dict | None:
+        path = self.records / f"{asset}-{attempt}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    # The run worker polls the event log every 0.2 s instead of 1 s. The health check stays at dagster's 20 s.
+    monkeypatch.setenv("DAGSTER_STEP_DELEGATING_EXECUTOR_SLEEP_SECONDS", "0.2")
+    for name in (
+        "ASR_DATABASE_URL",
+        "ASR_STORAGE_URL",
+        "ASR_LANDING_URL",
+        "ASR_EXECUTOR",
+        "DAGSTER_PG_PASSWORD",
+    ):
+        monkeypatch.delenv(name, raising=False)  # pods must get these from the fake's objects, nothing else
+    dirs = {name: tmp_path / name for name in ("kubelet", "records", "storage", "landing", "dagster_home")}
+    for path in dirs.values():
+        path.mkdir()
+    fake = FakeKubernetes(
+        namespace=NAMESPACE,
+        bin_dir=Path(sys.executable).parent,  # `dagster` of this venv, as the image's PATH would have it
+        workdir=dirs["kubelet"],
+        pythonpath=[HERE],  # k8s_smoke_defs, as if installed in the image
+        image_entrypoint=_image_entrypoint(),
+        pod_timeout_s=90,
+    )
+    with fake:
+        fake.add_secret(PG_SECRET, {"postgresql-password": FAKE_PG_PASSWORD})
+        fake.add_secret(ENV_SECRET, {"ASR_DATABASE_URL": FAKE_DATABASE_URL})
+        fake.add_config_map(
+            CONFIG_MAP, {"ASR_LANDING_URL": str(dirs["landing"]), "ASR_STORAGE_URL": str(dirs["storage"])}
+        )
+        kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+        overrides = {"run_launcher": _launcher_config(dirs["dagster_home"], kubeconfig)}
+        with instance_for_test(temp_dir=str(dirs["dagster_home"]), overrides=overrides) as instance:
+            yield Cluster(fake, instance, dirs["records"], dirs["storage"])
+        fake.wait_idle()
+
+
+def _run_smoke(cluster: Cluster, partition: str, fail_first_attempt: tuple[str, ...] = ()) -> dg.DagsterRun:
+    cluster.instance.add_dynamic_partitions(smoke_batches.name, [partition])
+    env_vars = [f"ASR_SMOKE_RECORD_DIR={cluster.records}"]
+    if fail_first_attempt:
+        env_vars.append(f"{FAIL_FIRST_ATTEMPT_ENV}={','.join(fail_first_attempt)}")
+    run_config = {
+        "execution": {"config": {"job_namespace": NAMESPACE, "env_vars": env_vars, "max_concurrent": 2}}
+    }
+    result = dg.execute_job(
+        dg.reconstructable(get_smoke_job),
+        instance=cluster.instance,
+        run_config=run_config,
+        tags={"dagster/partition": partition},
+    )
+    run = cluster.instance.get_run_by_id(result.run_id)
+    assert run is not None
+    return run
+
+
+def _step_job_name(run_id: str, step_key: str, attempt: int = 0) -> str:
+    """dagster-k8s's naming: md5 of run id + step key, `-<attempt>` for retries."""
+    name = "dagster-step-" + hashlib.md5((run_id + step_key).encode()).hexdigest()
+    return f"{name}-{attempt}" if attempt else name
+
+
+def _events(instance: DagsterInstance, run_id: str, event_type: DagsterEventType) -> list:
+    return [
+        e.dagster_event
+        for e in instance.all_logs(run_id)
+        if e.dagster_event is not None and e.dagster_event.event_type == event_type
+    ]
+
+
+def _error_text(error: object) -> str:
+    """A SerializableErrorInfo's message with those of its causes and contexts."""
+    texts = []
+    while error is not None:
+        texts.append(error.message)  # type: ignore[attr-defined]
+        error = error.cause or error.context  # type: ignore[attr-defined]
+    return "\n".join(texts)
+
+
+def _container(body: dict) -> dict:
+    (container,) = body["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def _failure_text(cluster: Cluster, run_id: str) -> str:
+    """What to show when a run failed: its failure events and the fake pods' logs."""
+    failures = [
+        str(e.event_specific_data) for e in _events(cluster.instance, run_id, DagsterEventType.STEP_FAILURE)
+    ]
+    logs = [f"--- {name}\n{cluster.fake.pod_log_of_job(name)[-3000:]}" for name in cluster.fake.job_names()]
+    return "\n".join(failures + logs)
+
+
+@pytest.mark.timeout(180)
+def test_each_step_runs_as_its_own_kubernetes_job(cluster: Cluster):
+    run = _run_smoke(cluster, "batch-0001")
+    assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run.run_id)
+    fake = cluster.fake
+
+    # One Job per step, named as dagster-k8s names them, and nothing else asked of the API server.
+    assert fake.job_names() == [_step_job_name(run.run_id, s) for s in ("smoke_audio", "smoke_transcripts")]
+    assert {m for m, p in fake.requests} <= {"POST", "GET"}
+    assert all(p.startswith(f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs") for _, p in fake.requests)
+
+    # Each step ran in a process of its own (a pod), not in the run worker.
+    audio, transcripts = cluster.record("smoke_audio", 0), cluster.record("smoke_transcripts", 0)
+    assert audio and transcripts
+    assert audio["pid"] != transcripts["pid"]
+    assert {audio["pid"], transcripts["pid"]} == set(fake.pids.values())
+    assert os.getpid() not in fake.pids.values()
+    # The downstream pod read what the upstream pod wrote to shared storage.
+    assert (cluster.storage / "smoke_transcripts" / "batch-0001.txt").read_text() == "AUDIO OF BATCH-0001"
+
+    # Env wiring: the Postgres password from the chart's Secret, ASR_* from the location's Secret/ConfigMap/env.
+    for record in (audio, transcripts):
+        env = record["env"]
+        assert env["DAGSTER_PG_PASSWORD"] == FAKE_PG_PASSWORD
+        assert env["ASR_DATABASE_URL"] == FAKE_DATABASE_URL
+        assert env["ASR_STORAGE_URL"] == str(cluster.storage)
+        assert env["ASR_EXECUTOR"] == "k8s"
+        assert env["DAGSTER_RUN_STEP_KEY"] == record["asset"]
+        assert env["HOSTNAME"].startswith(_step_job_name(run.run_id, record["asset"]) + "-")
+        assert record["partition"] == "batch-0001"
+
+    materialized = cluster.instance.get_materialized_partitions(dg.AssetKey("smoke_transcripts"))
+    assert materialized == {"batch-0001"}
+
+
+@pytest.mark.timeout(180)
+def test_step_job_manifests(cluster: Cluster):
+    run = _run_smoke(cluster, "batch-0002")
+    assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run.run_id)
+    bodies = {b["metadata"]["labels"]["dagster/op"]: b for b in cluster.fake.created_jobs}
+    assert set(bodies) == {"smoke_audio", "smoke_transcripts"}
+
+    for op, body in bodies.items():
+        # The exact JSON the client POSTed is a valid, strictly-typed batch/v1 Job.
+        kubernetes_validate.validate(body, K8S_VERSION, strict=True)
+        assert STEP_JOB.match(body["metadata"]["name"])
+        spec, pod = body["spec"], body["spec"]["template"]["spec"]
+        assert spec["backoffLimit"] == 0  # retries are dagster's, not the Job controller's
+        assert (
+            spec["ttlSecondsAfterFinished"]
+            == LAUNCHER["runK8sConfig"]["jobSpecConfig"]["ttlSecondsAfterFinished"]
+        )
+        assert pod["restartPolicy"] == "Never"
+        assert pod["securityContext"] == LAUNCHER["runK8sConfig"]["podSpecConfig"]["securityContext"]
+        labels = body["metadata"]["labels"]
+        assert labels["app.kubernetes.io/component"] == "step_worker"
+        assert labels["dagster/run-id"] == run.run_id
+        assert labels["app.kubernetes.io/part-of"] == "asr-assets"
+
+        container = _container(body)
+        assert container["image"] == IMAGE
+        assert "command" not in container  # so the image must not have an ENTRYPOINT that eats the args
+        assert container["args"] == ["dagster", "api", "execute_step"]
+        assert container["securityContext"] == LAUNCHER["securityContext"]
+        env = {e["name"]: e for e in container["env"]}
+        assert "DAGSTER_COMPRESSED_EXECUTE_STEP_ARGS" in env
+        assert env["DAGSTER_RUN_STEP_KEY"]["value"] == op
+        assert env["DAGSTER_PG_PASSWORD"]["valueFrom"] == {
+            "secretKeyRef": {"name": PG_SECRET, "key": "postgresql-password"}
+        }
+        assert env["ASR_EXECUTOR"]["value"] == "k8s"
+        assert {"secretRef": {"name": ENV_SECRET}} in container["envFrom"]
+        assert {"configMapRef": {"name": CONFIG_MAP}} in container["envFrom"]
+        # No secret value travels in the Job spec: only references to Secrets.
+        assert FAKE_PG_PASSWORD not in json.dumps(body)
+        assert FAKE_DATABASE_URL not in json.dumps(body)
+
+    # The op tag sets the transcripts step's resources; other steps get the code location's default.
+    assert (
+        _container(bodies["smoke_transcripts"])["resources"]
+        == TRANSCRIBE_K8S_CONFIG["container_config"]["resources"]
+    )
+    assert _container(bodies["smoke_audio"])["resources"] == DEPLOYMENT["resources"]
+
+
+@pytest.mark.timeout(180)
+def test_pod_failure_and_app_failure_are_retried(cluster: Cluster):
+    # (a) The first Job of smoke_audio dies before its process starts (OOM-kill, node lost): only the executor's
+    # health check (every 20 s) can see it. (b) smoke_transcripts raises on its first attempt: the step process
+    # itself reports the retry.
+    def kill_first_audio_job(job: dict) -> int | None:
+        first = STEP_JOB.match(job["metadata"]["name"])
+        return 137 if first and job["metadata"]["labels"]["dagster/op"] == "smoke_audio" else None
+
+    cluster.fake.fail_pod = kill_first_audio_job
+    run = _run_smoke(cluster, "batch-0003", fail_first_attempt=("smoke_transcripts",))
+    assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run.run_id)
+
+    audio, transcripts = (_step_job_name(run.run_id, s) for s in ("smoke_audio", "smoke_transcripts"))
+    assert cluster.fake.job_names() == [audio, f"{audio}-1", transcripts, f"{transcripts}-1"]
+    assert "injected exit code 137" in cluster.fake.pod_log_of_job(audio)
+    assert "injected failure of smoke_transcripts" in cluster.fake.pod_log_of_job(transcripts)
+
+    retried = {e.step_key for e in _events(cluster.instance, run.run_id, DagsterEventType.STEP_UP_FOR_RETRY)}
+    assert retried == {"smoke_audio", "smoke_transcripts"}
+    reasons = {
+        e.step_key: _error_text(e.event_specific_data.error)
+        for e in _events(cluster.instance, run.run_id, DagsterEventType.STEP_UP_FOR_RETRY)
+    }
+    assert f"Discovered failed Kubernetes job {audio} " in reasons["smoke_audio"]
+    assert "injected failure of smoke_transcripts" in reasons["smoke_transcripts"]
+
+    # smoke_audio's first attempt never ran; its retry did. smoke_transcripts ran twice, in two processes.
+    assert cluster.record("smoke_audio", 0) is None
+    assert cluster.record("smoke_audio", 1) is not None
+    first, second = cluster.record("smoke_transcripts", 0), cluster.record("smoke_transcripts", 1)
+    assert first and second and first["pid"] != second["pid"]
+    assert cluster.instance.get_materialized_partitions(dg.AssetKey("smoke_transcripts")) == {"batch-0003"}
