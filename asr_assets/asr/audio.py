@@ -43,9 +43,10 @@ _UNSUPPORTED_MAGIC = (
     (0, b".ra\xfd", "RealAudio"),
     (0, b"MAC ", "Monkey's Audio"),
     (0, b"wvpk", "WavPack"),
-    (0, b"\x1f\x8b", "a gzip archive (decompress it first)"),
-    (0, b"PK\x03\x04", "a zip archive (extract it first)"),
+    (0, b"\x1f\x8b", "a gzip archive"),
+    (0, b"PK\x03\x04", "a zip archive"),
 )
+_ARCHIVES = ("a gzip archive", "a zip archive")
 _UNSUPPORTED_EXTENSIONS = {
     ".aac", ".m4a", ".m4b", ".mp4", ".3gp", ".mov", ".wma", ".asf", ".webm", ".mka", ".mkv", ".amr", ".ra",
     ".ape", ".wv",
@@ -185,7 +186,8 @@ def _read_resampled(snd: sf.SoundFile, name: str, fmt: str) -> tuple[np.ndarray,
 def _reject_unsupported_magic(head: bytes, name: str) -> None:
     for offset, magic, what in _UNSUPPORTED_MAGIC:
         if head[offset : offset + len(magic)] == magic:
-            raise UnsupportedAudioError(f"{name}: {what}, which libsndfile cannot read; {_CONVERT_HINT}")
+            hint = "extract the audio file from it first" if what in _ARCHIVES else _CONVERT_HINT
+            raise UnsupportedAudioError(f"{name}: {what}, which libsndfile cannot read; {hint}")
     # ADTS AAC: 12-bit frame sync and layer bits 00 (reserved in MPEG audio, so no MP3 matches).
     if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xF6) == 0xF0:
         raise UnsupportedAudioError(f"{name}: raw AAC (ADTS), which libsndfile cannot read; {_CONVERT_HINT}")

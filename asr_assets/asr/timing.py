@@ -95,8 +95,8 @@ def dtw(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cost). The backtrace forces the first row to go left and the first column to go up.
 
     The recurrence runs along anti-diagonals (every cell of diagonal d = i + j depends only on diagonals d-1 and
-    d-2), so each step is one vector operation: ~N + M NumPy steps instead of N * M Python ones (224 x 1500 in a
-    few ms). The arithmetic per cell is the reference's, so paths are identical, ties included.
+    d-2), so each step is five vector operations: ~N + M NumPy steps instead of N * M Python ones (225 x 1500
+    in ~5 ms of CPU). The backtrace repeats the comparisons on the ~N + M cells of the path only. The arithmetic per cell is the reference's, so paths are identical, ties included.
     """
     x = np.asarray(x, dtype=np.float32)
     n, m = x.shape

@@ -208,3 +208,11 @@ def test_peak_dbfs_and_silence():
 def test_paths_are_accepted_as_str_and_pathlike(tmp_path):
     path = _write(tmp_path / "p.wav", _two_tones(16000, freqs=(500.0,)), 16000, "WAV", "PCM_16")
     assert load_audio(os.fspath(path)).channels.shape == load_audio(path).channels.shape == (1, 32000)
+
+
+def test_archives_are_unsupported_with_a_hint(tmp_path):
+    import gzip
+
+    path = tmp_path / "call.wav.gz"
+    path.write_bytes(gzip.compress(b"RIFF" + bytes(100)))
+    _expect(UnsupportedAudioError, path, "gzip", "extract")
