@@ -358,3 +358,23 @@ def test_bundled_tiny_en():
     raw = read_ct2_model_bin(ckpt.path / "model.bin")
     assert len([k for k in raw if not k.endswith("_scale")]) == 149  # 148 records + the projection alias
     assert float(np.abs(raw["decoder/layer_0/self_attention/linear_0/bias"][384:768]).max()) == 0.0
+
+
+def test_ct2_and_hf_give_identical_model_outputs(tmp_path):
+    """The same tiny random Whisper saved in both formats runs to bit-identical encoder and decoder outputs."""
+    from asr_assets.asr.model import build_model
+
+    w = random_openai_weights(seed=5)
+    outs = []
+    for loader_dir in (write_ct2_dir(tmp_path / "ct2", w), write_hf_dir(tmp_path / "hf", w)):
+        ckpt, weights = load_checkpoint(loader_dir)
+        model = build_model(ckpt.dims, weights)
+        mel = (
+            np.random.default_rng(6)
+            .standard_normal((1, TINY.n_mels, 2 * TINY.n_audio_ctx))
+            .astype(np.float32)
+        )
+        xa = model.encoder(mel)
+        outs.append((xa.numpy(), model.decoder(np.array([[50257, 50363, 11]], np.int32), xa).numpy()))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
