@@ -60,6 +60,8 @@ def instance_config(home: Path) -> dict:
         "storage": {"sqlite": {"base_dir": str(home / "storage")}},
         "concurrency": {"runs": {"max_concurrent_runs": 1}},
         "run_queue": {"dequeue_interval_seconds": RUN_DEQUEUE_INTERVAL_S},
+        # a run whose worker never came up (e.g. the code location failed to load) fails instead of hanging
+        "run_monitoring": {"enabled": True, "start_timeout_seconds": 300, "poll_interval_seconds": 30},
         "telemetry": {"enabled": False},
     }
 

@@ -79,6 +79,19 @@ def embedded_database_url(embedded_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def scratch_asr_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh ASR_HOME outside pytest's basetemp, so an embedded server started in it (by `ingest`) keeps
+    access to its data folder; the server is stopped and the folder removed afterwards."""
+    home = private_temp_dir("asr-test-home-")
+    monkeypatch.setenv("ASR_HOME", str(home))
+    for name in ("DAGSTER_HOME", "ASR_LANDING_URL", "ASR_STORAGE_URL", "ASR_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    yield home
+    settings.stop_embedded_postgres(home / "pgdata")
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
 def asr_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh ASR_HOME (landing, artifacts, Dagster home); the location variables point into it."""
     home = tmp_path / "asr_home"

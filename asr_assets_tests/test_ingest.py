@@ -1,0 +1,109 @@
+import hashlib
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from asr_assets import settings
+from asr_assets.ingest import land_files, safe_name
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("call 01.wav", "call 01.wav"),
+        ('it\'s a "quoted" call.wav', 'it\'s a "quoted" call.wav'),
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\evil.wav", "evil.wav"),
+        ("..", "unnamed"),
+        (".hidden.wav", "hidden.wav"),
+        ("a\nb\x00c.wav", "a_b_c.wav"),
+    ],
+)
+def test_safe_name_stays_inside_the_folder(name, expected, tmp_path):
+    safe = safe_name(name)
+    assert safe == expected
+    assert (tmp_path / safe).resolve().parent == tmp_path.resolve()
+
+
+def test_land_files_copies_then_renames_and_keeps_different_content_apart(tmp_path, sample_calls):
+    landing = tmp_path / "landing"
+    src = tmp_path / "src"
+    src.mkdir()
+    a = src / "call 'one'.wav"
+    a.write_bytes(sample_calls[0].read_bytes())
+    landed = land_files([a], landing)
+    assert [p.name for p in landing.iterdir()] == ["call 'one'.wav"]
+    assert landed[0].checksum == hashlib.sha256(a.read_bytes()).hexdigest()
+    # same name, other content: lands under a suffixed name; same content again: nothing new
+    other = tmp_path / "other"
+    other.mkdir()
+    b = other / "call 'one'.wav"
+    b.write_bytes(sample_calls[1].read_bytes())
+    second = land_files([b, a], landing)
+    assert second[0].name == f"call 'one'-{second[0].checksum[:8]}.wav"
+    assert second[1].name == "call 'one'.wav"
+    assert sorted(p.name for p in landing.iterdir()) == sorted({second[0].name, "call 'one'.wav"})
+
+
+def _ingest(folder: Path, timeout_s: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "asr_assets.cli", "ingest", str(folder), "--timeout", str(timeout_s)],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s + 120,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@pytest.mark.skipif(
+    importlib.util.find_spec("asr_assets.asr.transcribe") is None,
+    reason="engine (asr/transcribe.py) not landed yet",
+)
+def test_ingest_runs_calls_through_the_daemon_on_the_embedded_database(
+    scratch_asr_home, tmp_path, sample_calls
+):
+    """`asr-assets ingest DIR` end to end: files landed, the landing sensor in a child dagster-daemon, one batch
+    run (real engine), rows in the embedded PostgreSQL, a per-call table; a second ingest of the same folder
+    finds everything done and creates nothing new."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for path in sample_calls[:2]:
+        (calls / path.name).write_bytes(path.read_bytes())
+    (calls / 'it\'s "broken".wav').write_bytes(os.urandom(4000))
+    (calls / "notes.txt").write_text("not audio: skipped by ingest")
+
+    first = _ingest(calls, 600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    out = first.stdout
+    assert "skipped notes.txt" in out
+    assert all(path.name[:32] in out for path in sample_calls[:2])
+    assert "QUARANTINED undecodable" in out
+    assert "3 file(s): 2 transcribed, 1 quarantined; 1 batch run(s), 1 succeeded" in out
+
+    url = settings.start_embedded_postgres(scratch_asr_home / "pgdata")
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select count(*), count(distinct partition_key) from asr_raw.calls")
+            assert cur.fetchone() == (2, 1)
+            cur.execute("select count(*) from asr_raw.words where probability between 0 and 1")
+            assert cur.fetchone()[0] > 20
+            cur.execute("select file_name, reason_code from asr_raw.quarantine")
+            assert cur.fetchall() == [('it\'s "broken".wav', "undecodable")]
+    finally:
+        conn.close()
+    settings.stop_embedded_postgres(scratch_asr_home / "pgdata")
+
+    again = _ingest(calls, 120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1 batch run(s), 1 succeeded" in again.stdout
