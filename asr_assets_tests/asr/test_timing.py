@@ -312,3 +312,69 @@ def test_merge_punctuations_equals_faster_whisper():
         merge_punctuations(ours, PREPEND, APPEND)
         fw_merge_punctuations(theirs, PREPEND, APPEND)
         assert [dict(vars(w)) for w in ours] == theirs
+
+
+# ---------------------------------------------------------------- the real model on the JFK clip
+
+JFK_TOKENS = [
+    843,
+    523,
+    11,
+    616,
+    5891,
+    3399,
+    1265,
+    407,
+    644,
+    534,
+    1499,
+    460,
+    466,
+    329,
+    345,
+]  # notes §11, window 1
+JFK_TOKENS += [1265, 644, 345, 460, 466, 329, 534, 1499, 13]  # ... and the second sub-segment's text
+
+
+@pytest.mark.eval
+@pytest.mark.slow
+def test_jfk_alignment_equals_ctranslate2_and_the_golden_words(jfk_path):
+    """E1's WhisperEngine.align + find_alignment against CTranslate2's own align() on the same window."""
+    decoding = pytest.importorskip(
+        "asr_assets.asr.decoding", reason="E1's WhisperEngine is not in this checkout"
+    )
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    from faster_whisper.audio import decode_audio
+
+    from asr_assets.asr.checkpoints import load_checkpoint
+    from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
+
+    checkpoint, weights = load_checkpoint()
+    tok = Tokenizer.from_file(checkpoint.tokenizer_file, multilingual=checkpoint.is_multilingual)
+    audio = decode_audio(str(jfk_path))  # PyAV, as faster-whisper decodes it
+    mel = log_mel_spectrogram(audio)
+    num_frames = mel.shape[1] - 1
+    window = pad_or_trim(mel[:, :num_frames])[None]
+
+    engine = decoding.WhisperEngine(checkpoint, weights)
+    ((attention, token_probs),) = engine.align(engine.encode(window), [JFK_TOKENS])
+    words = find_alignment(tok, JFK_TOKENS, attention, token_probs, num_frames)
+
+    ct2 = ctranslate2.models.Whisper(str(checkpoint.path), device="cpu", compute_type="float32")
+    (reference,) = ct2.align(
+        ctranslate2.StorageView.from_array(window), list(tok.sot_sequence), [JFK_TOKENS], [num_frames]
+    )
+    np.testing.assert_allclose(token_probs[: len(JFK_TOKENS)], reference.text_token_probs, atol=1e-4)
+    fake = SimpleNamespace(model=SimpleNamespace(align=lambda *a, **k: [reference]), tokens_per_second=50)
+    fw_tok = FwTokenizer(tok.tokenizer, multilingual=False)
+    (expected,) = WhisperModel.find_alignment(fake, fw_tok, [JFK_TOKENS], None, num_frames)
+    assert [(w.word, w.start, w.end) for w in words] == [(w["word"], w["start"], w["end"]) for w in expected]
+
+    # faster-whisper float32 golden (notes §11): word, start, end, probability.
+    golden = [(" And", 0.00, 0.76, 0.692119), (" so", 0.76, 1.06, 0.972663), (" my", 1.38, 1.44, 0.972175)]
+    golden += [(" fellow", 1.44, 1.76, 0.999339), (" Americans", 1.76, 2.26, 0.881712)]
+    by_word = [w for w in words if w.word != ","]
+    for w, (word, start, end, probability) in zip(by_word, golden, strict=False):
+        assert w.word == word
+        assert w.start == pytest.approx(start, abs=0.02) and w.end == pytest.approx(end, abs=0.02)
+        assert w.probability == pytest.approx(probability, abs=1e-3)
