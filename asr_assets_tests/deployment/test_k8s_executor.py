@@ -14,18 +14,22 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import kubernetes_validate
+import psycopg2
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance
 from dagster._core.test_utils import instance_for_test
 from fake_kube import FakeKubernetes
+from k8s_real_defs import get_ingest_job
 from k8s_smoke_defs import FAIL_FIRST_ATTEMPT_ENV, TRANSCRIBE_K8S_CONFIG, get_smoke_job, smoke_batches
 
 HERE = Path(__file__).resolve().parent
@@ -100,6 +104,7 @@ class Cluster:
     instance: DagsterInstance
     records: Path
     storage: Path
+    landing: Path
 
     def record(self, asset: str, attempt: int) -> dict | None:
         path = self.records / f"{asset}-{attempt}.json"
@@ -138,7 +143,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
         kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
         overrides = {"run_launcher": _launcher_config(dirs["dagster_home"], kubeconfig)}
         with instance_for_test(temp_dir=str(dirs["dagster_home"]), overrides=overrides) as instance:
-            yield Cluster(fake, instance, dirs["records"], dirs["storage"])
+            yield Cluster(fake, instance, dirs["records"], dirs["storage"], dirs["landing"])
         fake.wait_idle()
 
 
@@ -316,3 +321,79 @@ def test_pod_failure_and_app_failure_are_retried(cluster: Cluster):
     first, second = cluster.record("smoke_transcripts", 0), cluster.record("smoke_transcripts", 1)
     assert first and second and first["pid"] != second["pid"]
     assert cluster.instance.get_materialized_partitions(dg.AssetKey("smoke_transcripts")) == {"batch-0003"}
+
+
+@pytest.fixture
+def k8s_database_url(embedded_server_url: str) -> Iterator[str]:
+    """A database of its own on the session's embedded PostgreSQL (the batch registry starts empty)."""
+    from asr_assets import settings
+
+    name = f"asr_k8s_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(settings.libpq_url(embedded_server_url))
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'create database "{name}"')
+        base, _, query = settings.sqlalchemy_url(embedded_server_url).partition("?")
+        yield f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        admin.close()
+
+
+@pytest.mark.timeout(240)
+def test_real_raw_audio_step_runs_in_a_kubernetes_job(
+    cluster: Cluster, k8s_database_url: str, sample_calls: list[Path], monkeypatch: pytest.MonkeyPatch
+):
+    """The project's own ingest_job, as the cluster runs it: the landing sensor registers a batch, then the
+    raw_audio step runs in its own pod with the database URL and storage locations from the fake's objects."""
+    from asr_assets.defs.partitions import ingest_batches
+    from asr_assets.defs.resources import LandingZoneResource, PostgresResource
+    from asr_assets.defs.sensors import landing_sensor
+
+    # The pods' view of the settings (what deployment/k8s puts in the Secret and the ConfigMap) ...
+    cluster.fake.add_secret(ENV_SECRET, {"ASR_DATABASE_URL": k8s_database_url})
+    # ... and the run worker's (the run pod gets the same env from the code location).
+    monkeypatch.setenv("ASR_EXECUTOR", "k8s")
+    monkeypatch.setenv("ASR_DATABASE_URL", k8s_database_url)
+    monkeypatch.setenv("ASR_LANDING_URL", str(cluster.landing))
+    monkeypatch.setenv("ASR_STORAGE_URL", str(cluster.storage))
+
+    shutil.copyfile(sample_calls[0], cluster.landing / sample_calls[0].name)
+    context = dg.build_sensor_context(
+        instance=cluster.instance,
+        resources={
+            "landing": LandingZoneResource(url=str(cluster.landing)),
+            "postgres": PostgresResource(database_url=k8s_database_url),
+        },
+    )
+    tick = landing_sensor(context)
+    (request,) = tick.run_requests
+    for add in tick.dynamic_partitions_requests:
+        cluster.instance.add_dynamic_partitions(ingest_batches.name, list(add.partition_keys))
+
+    result = dg.execute_job(
+        dg.reconstructable(get_ingest_job),
+        instance=cluster.instance,
+        tags={"dagster/partition": request.partition_key},
+        asset_selection=[dg.AssetKey("raw_audio")],
+    )
+    run = cluster.instance.get_run_by_id(result.run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(
+        cluster, result.run_id
+    )
+
+    assert cluster.fake.job_names() == [_step_job_name(run.run_id, "raw_audio")]
+    (body,) = cluster.fake.created_jobs
+    kubernetes_validate.validate(body, K8S_VERSION, strict=True)
+    assert k8s_database_url not in json.dumps(body)  # the URL with its password only travels in the Secret
+
+    (materialization,) = _events(cluster.instance, run.run_id, DagsterEventType.ASSET_MATERIALIZATION)
+    metadata = materialization.event_specific_data.materialization.metadata
+    assert metadata["accepted"].value == 1 and metadata["quarantined"].value == 0
+    # The pod wrote the checked audio where the next step pod (transcripts) will read it.
+    written = [
+        p for p in (cluster.storage / "raw_audio" / request.partition_key).iterdir() if p.suffix == ".wav"
+    ]
+    assert len(written) == 1 and written[0].read_bytes() == sample_calls[0].read_bytes()
