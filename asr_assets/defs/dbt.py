@@ -1,0 +1,194 @@
+"""dbt_transcripts as assets: one per model, downstream of the asr_raw load assets; dbt tests as asset checks.
+
+The models stay unpartitioned and build once per ingest batch, inside the batch's own run (ingest_job selects
+everything downstream of raw_audio): the incremental marts then pick up exactly the batches not built yet, so a
+batch costs its own size. The "dbt" pool keeps concurrent batch runs from building at the same time
+(`dagster instance concurrency set dbt 1`). See ../shared/notes/dagster-ingest.md section 4.
+
+The manifest must exist wherever these definitions load (code server, run workers, step pods): `ingest` calls
+`prepare_dbt_project()` before it starts the daemon, the image build runs it, and importing this module runs it
+when target/manifest.json is missing or older than the project's files. `dbt parse` needs no database.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from asr_assets.defs.resources import PostgresResource
+
+DBT_PROJECT_DIR = Path(
+    os.environ.get("ASR_DBT_PROJECT_DIR") or Path(__file__).resolve().parents[2] / "dbt_transcripts"
+)
+DBT_POOL = "dbt"
+DBT_GROUP = "dbt_transcripts"
+# dbt scrubs the values of DBT_ENV_SECRET_* variables from its logs; profiles.yml reads the password from it.
+PASSWORD_ENV = "DBT_ENV_SECRET_ASR_DBT_PASSWORD"
+DEFAULT_PORT = 5432
+# Files whose change means the manifest must be parsed again.
+PROJECT_GLOBS = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models/**/*",
+    "macros/**/*",
+    "tests/**/*",
+    "analyses/**/*",
+)
+# Unit tests check the SQL logic on fixed rows; they run in the test suite, not in every batch's build.
+BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_executable() -> str:
+    """The `dbt` installed next to this interpreter (the venv's bin), so it is found without PATH."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else shutil.which("dbt") or "dbt"
+
+
+@dataclass(frozen=True)
+class DbtConnection:
+    host: str  # a host name, or the Unix socket directory of the embedded server
+    port: int
+    user: str
+    password: str = ""
+    dbname: str = "postgres"
+
+    def env(self) -> dict[str, str]:
+        """The variables profiles.yml reads. Holds the password: never log it."""
+        return {
+            "ASR_DBT_HOST": self.host,
+            "ASR_DBT_PORT": str(self.port),
+            "ASR_DBT_USER": self.user,
+            "ASR_DBT_DBNAME": self.dbname,
+            PASSWORD_ENV: self.password,
+        }
+
+
+def dbt_connection(url: str) -> DbtConnection:
+    """Split a PostgreSQL URL (postgresql[+psycopg2]://user:pw@host:port/db, or the embedded server's
+    postgresql://postgres:@/db?host=/socket/dir) into the fields a dbt profile takes."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+
+    def query(name: str) -> str | None:
+        value = parsed.query.get(name)
+        return value[0] if isinstance(value, tuple) else value
+
+    port = parsed.port or query("port")
+    return DbtConnection(
+        host=parsed.host or query("host") or "localhost",
+        port=int(port) if port else DEFAULT_PORT,
+        user=parsed.username or query("user") or "postgres",
+        password=parsed.password or query("password") or "",
+        dbname=parsed.database or query("dbname") or "postgres",
+    )
+
+
+@contextmanager
+def dbt_connection_env(url: str) -> Iterator[None]:
+    """Set the profile's variables in os.environ while dbt starts (DbtCliResource copies os.environ into the
+    subprocess) and restore them afterwards."""
+    values = dbt_connection(url).env()
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _manifest_is_stale(project: DbtProject = dbt_project) -> bool:
+    manifest = project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    return any(
+        path.is_file() and path.stat().st_mtime > built
+        for pattern in PROJECT_GLOBS
+        for path in project.project_dir.glob(pattern)
+    )
+
+
+def prepare_dbt_project(project: DbtProject = dbt_project) -> Path:
+    """Write target/manifest.json with `dbt parse` (no database needed); returns its path.
+
+    dbt parses into a private folder and the manifest is moved into place, so processes that load the
+    definitions at the same moment never read half a file.
+    """
+    target = project.project_dir / project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target, prefix="parse-") as scratch:
+        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_PATH": scratch}
+        result = subprocess.run(
+            [
+                dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
+                "--profiles-dir", str(project.profiles_dir), "--target-path", scratch,
+            ],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"`dbt parse` failed in {project.project_dir} (exit {result.returncode}); fix the project "
+                f"and rerun:\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
+            )
+        os.replace(Path(scratch) / "manifest.json", project.manifest_path)
+    return project.manifest_path
+
+
+if _manifest_is_stale():
+    prepare_dbt_project()
+
+
+class TranscriptsTranslator(DagsterDbtTranslator):
+    """Keys say where the data lives: [schema, table]. Sources thus become ["asr_raw", <table>], the keys of
+    the load assets (raw_tables.py), so each source is the same node as the asset that loads it."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec.replace_attributes(key=dg.AssetKey([props["schema"], props["name"]]))
+        return spec.replace_attributes(
+            key=dg.AssetKey([props["schema"], props["name"]]), group_name=DBT_GROUP
+        ).merge_attributes(kinds={"postgres"})
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=TranscriptsTranslator(),
+    pool=DBT_POOL,
+    name="dbt_transcripts",
+)
+def dbt_transcripts(context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource):
+    """Staging views and analyst marts (fct_calls, fct_utterances, call_search, ...) built by `dbt build`."""
+    with postgres.connect():
+        pass  # applies pending migrations first: the marts' grants need the analyst role (0002)
+    with dbt_connection_env(postgres.url):
+        invocation = dbt.cli(list(BUILD_ARGS), context=context)
+    yield from invocation.stream()
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[dbt_transcripts],
+        resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
+    )

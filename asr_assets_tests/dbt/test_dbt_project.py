@@ -1,0 +1,148 @@
+"""dbt_transcripts built on raw rows of known timing: the marts' numbers, redaction, search, incrementality."""
+
+import pytest
+from conftest import CALL_A, CALL_B, CALL_C, CALL_D, EXPECTED, RawCall, load_batch, timed
+
+FCT_CALLS_QUERY = (
+    "select agent_talk_s, customer_talk_s, overlap_s, silence_s, longest_silence_s, count_turns, count_words"
+    " from asr_marts.fct_calls where call_id = %s"
+)
+
+
+@pytest.mark.parametrize("call_id", sorted(EXPECTED))
+def test_fct_calls_measures_talk_silence_and_overlap(built_marts, sql, call_id):
+    rows = sql(built_marts, FCT_CALLS_QUERY, (call_id,))
+    assert len(rows) == 1
+    actual = dict(zip(EXPECTED[call_id], rows[0], strict=True))
+    assert actual == pytest.approx(EXPECTED[call_id], abs=1e-6)
+
+
+def test_fct_calls_rates_and_confidence(built_marts, sql):
+    (row,) = sql(
+        built_marts,
+        "select agent_customer_talk_ratio, agent_talk_share, words_per_minute, mean_word_probability,"
+        " min_word_probability, low_confidence_word_share, is_mono, model_version, partition_key"
+        " from asr_marts.fct_calls where call_id = 'call-a'",
+    )
+    ratio, share, wpm, mean_p, min_p, low_share, is_mono, version, batch = row
+    assert ratio == pytest.approx(3.2 / 8.45)
+    assert share == pytest.approx(3.2 / (3.2 + 8.45))
+    assert wpm == pytest.approx(34 / ((3.2 + 8.45) / 60))
+    assert min_p == pytest.approx(0.2)
+    assert low_share == pytest.approx(3 / 34)  # " you." 0.4, " it's" 0.2, the e-mail 0.3
+    assert mean_p == pytest.approx((31 * 0.9 + 0.4 + 0.2 + 0.3) / 34)
+    assert (is_mono, version, batch) == (False, "m-tiny", "b1")
+    (silent,) = sql(
+        built_marts,
+        "select mean_word_probability, words_per_minute from asr_marts.fct_calls where call_id = 'call-c'",
+    )
+    assert silent == (None, None)
+
+
+def test_utterances_are_turns_with_redacted_text(built_marts, sql):
+    rows = sql(
+        built_marts,
+        "select speaker_role, utterance_text, count_redactions from asr_marts.fct_utterances"
+        " where call_id = %s order by turn_index",
+        ("call-a",),
+    )
+    assert rows == [
+        ("agent", "Hello, how can I help?", 0),
+        ("customer", "My card number is [CARD_NUMBER],", 1),
+        ("agent", "Thank you.", 0),
+        ("agent", "I have cancelled it.", 0),
+        ("customer", "Thanks, it's [EMAIL]", 1),
+    ]
+    (mono,) = sql(
+        built_marts, "select utterance_text from asr_marts.fct_utterances where utterance_id = 'call-b:0'"
+    )
+    assert mono == ("Please call me on [PHONE],",)
+
+
+def test_no_spoken_or_written_number_reaches_the_marts(built_marts, sql):
+    digits = "zero|one|two|three|four|five|six|seven|eight|nine"
+    leaks = sql(
+        built_marts,
+        "select utterance_text from asr_marts.fct_utterances where utterance_text ~* %s"
+        " union all select transcript_text from asr_marts.call_search where transcript_text ~* %s",
+        (f"(\\m({digits})\\M[ ,]*){{4}}", f"(\\m({digits})\\M[ ,]*){{4}}"),
+    )
+    assert leaks == []
+    # fct_words has timings and confidence only: no column holds the words.
+    columns = sql(
+        built_marts, "select column_name from information_schema.columns where table_name = 'fct_words'"
+    )
+    assert not {"word", "word_text"} & {c for (c,) in columns}
+
+
+def test_call_search_is_one_indexed_query(built_marts, sql):
+    found = sql(
+        built_marts,
+        "select call_id from asr_marts.call_search where search_vector @@ websearch_to_tsquery('english', %s)",
+        ("card cancelled",),
+    )
+    assert found == [("call-a",)]
+    # Placeholders are not words: call B's [PHONE] must not make it a call about phones.
+    assert sql(
+        built_marts,
+        "select count(*) from asr_marts.call_search where search_vector @@ to_tsquery('english', 'phone')",
+    ) == [(0,)]
+    indexes = sql(built_marts, "select indexdef from pg_indexes where tablename = 'call_search'")
+    assert any("USING gin (search_vector)" in d for (d,) in indexes)
+    (transcript,) = sql(
+        built_marts, "select transcript_text from asr_marts.call_search where call_id = 'call-a'"
+    )
+    assert transcript[0].splitlines()[:2] == [
+        "agent: Hello, how can I help?",
+        "customer: My card number is [CARD_NUMBER],",
+    ]
+
+
+def test_dim_model_versions(built_marts, sql):
+    rows = sql(
+        built_marts,
+        "select model_version, count_calls, count_words, audio_s from asr_marts.dim_model_versions order by 1",
+    )
+    assert rows == [("m-base", 1, 0, 5.0), ("m-tiny", 2, 52, 33.0)]
+
+
+def test_a_new_batch_costs_its_own_size_and_a_reload_replaces(scratch_database, run_dbt, sql):
+    """Batch b1 is left alone (a value tampered with in fct_calls survives), the reloaded b2 and new b3 are built."""
+    url = scratch_database
+    load_batch(url, "b1", [CALL_A, CALL_B])
+    load_batch(url, "b2", [CALL_C])
+    run_dbt(url, "run")
+    sql(url, "update asr_marts.fct_calls set file_name = 'untouched' where partition_key = 'b1' returning 1")
+    before = sql(url, "select count(*) from asr_marts.fct_words where partition_key = 'b1'")
+    reloaded_c = RawCall("call-c", 5.0, 2, tuple(timed(0, "Hello?", 1.0, 0.5)), model_version="m-base")
+    load_batch(url, "b2", [reloaded_c])
+    load_batch(url, "b3", [CALL_D])
+    run_dbt(url, "run", "--select", "marts")
+
+    assert sql(url, "select distinct file_name from asr_marts.fct_calls where partition_key = 'b1'") == [
+        ("untouched",)
+    ]
+    assert sql(url, "select count(*) from asr_marts.fct_words where partition_key = 'b1'") == before
+    assert sql(url, "select count_words, agent_talk_s from asr_marts.fct_calls where call_id = 'call-c'") == [
+        (1, 0.5)
+    ]
+    assert sql(url, "select count(*) from asr_marts.fct_calls") == [(4,)]
+    assert sql(url, "select count(*) from asr_marts.fct_utterances where call_id = 'call-c'") == [(1,)]
+    found = sql(
+        url,
+        "select call_id from asr_marts.call_search where search_vector @@ websearch_to_tsquery('english', 'mortgage cancel')",
+    )
+    assert found == [("call-d",)]
+    assert sql(
+        url, "select count_calls from asr_marts.dim_model_versions where model_version = 'm-tiny'"
+    ) == [(3,)]
+
+
+def test_mono_call_counts_as_agent(built_marts, sql):
+    rows = sql(
+        built_marts,
+        "select distinct speaker_role from asr_marts.fct_talk_spans where call_id = %s",
+        (CALL_B.call_id,),
+    )
+    assert rows == [("agent",)]
+    assert CALL_C.words == ()

@@ -1,0 +1,9 @@
+{#- Fails on each combination of the columns that occurs more than once. -#}
+{% test unique_combination(model, columns) %}
+
+select {{ columns | join(', ') }}, count(*) as count_rows
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+
+{% endtest %}
