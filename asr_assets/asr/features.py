@@ -34,10 +34,7 @@ DYNAMIC_RANGE = 8.0  # log10 units kept below the maximum (80 dB)
 MEL_MAX = 45.245640471924965  # Slaney mel of SAMPLE_RATE / 2 = 8 kHz
 # log_mel_spectrogram_tf works in blocks so XLA sees fixed shapes whatever the recording length.
 BLOCK_FRAMES = 1000  # frames per block (10 s): a 30 s recording costs 4 blocks, not 2 x 3000 frames
-BLOCK_SAMPLES = (
-    BLOCK_FRAMES - 1
-) * HOP_LENGTH + N_FFT  # 160240 samples in -> exactly BLOCK_FRAMES frames out
-BLOCK_BATCH = 16  # blocks per call on long recordings: per-call overhead would dominate otherwise
+BLOCK_SAMPLES = (BLOCK_FRAMES - 1) * HOP_LENGTH + N_FFT  # 160240 samples in, exactly BLOCK_FRAMES frames out
 
 
 @functools.cache
@@ -130,20 +127,13 @@ def log_mel_spectrogram_tf(
     x = np.pad(x, (0, max(0, (n_blocks - 1) * BLOCK_FRAMES * HOP_LENGTH + BLOCK_SAMPLES - len(x))))
     fn = _log10_mel_blocks_fn()
     filters = mel_filters(n_mels)
-    # (n_blocks, BLOCK_SAMPLES) overlapping views; batches of BLOCK_BATCH, then single blocks for the rest,
-    # so at most two shapes are ever compiled.
-    blocks = np.lib.stride_tricks.sliding_window_view(x, BLOCK_SAMPLES)[:: BLOCK_FRAMES * HOP_LENGTH][
-        :n_blocks
-    ]
-    pieces = []
-    b = 0
-    while b < n_blocks:
-        step = BLOCK_BATCH if n_blocks - b >= BLOCK_BATCH else 1
-        pieces.append(
-            fn(np.ascontiguousarray(blocks[b : b + step]), filters).numpy()
-        )  # (step, n_mels, frames)
-        b += step
-    log_spec = np.concatenate(pieces).transpose(1, 0, 2).reshape(n_mels, -1)
+    # Overlapping (BLOCK_SAMPLES,) views, one compiled call each: batching blocks measured ~3x more CPU per
+    # frame in XLA's FFT, and 1000-frame blocks beat 500/2000/3000 (10 min of audio: 244 ms vs 279/335/426).
+    stride = BLOCK_FRAMES * HOP_LENGTH
+    blocks = np.lib.stride_tricks.sliding_window_view(x, BLOCK_SAMPLES)[::stride][:n_blocks]
+    log_spec = np.empty((n_mels, n_blocks * BLOCK_FRAMES), dtype=np.float32)
+    for b in range(n_blocks):
+        log_spec[:, b * BLOCK_FRAMES : (b + 1) * BLOCK_FRAMES] = fn(blocks[b : b + 1], filters).numpy()[0]
     log_spec = log_spec[:, :n_frames]
     log_spec = np.maximum(log_spec, log_spec.max() - DYNAMIC_RANGE)
     return (log_spec + 4.0) / 4.0
@@ -155,7 +145,7 @@ def _log10_mel_blocks_fn():
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([None, BLOCK_SAMPLES], tf.float32),  # (blocks, samples) reflect-padded audio
+            tf.TensorSpec([1, BLOCK_SAMPLES], tf.float32),  # one block of reflect-padded audio
             tf.TensorSpec([None, N_FREQS], tf.float32),  # (n_mels, 201) filters
         ],
         jit_compile=True,
@@ -163,9 +153,9 @@ def _log10_mel_blocks_fn():
     def log10_mel(x, filters):
         stft = tf.signal.stft(
             tf.cast(x, tf.float64), N_FFT, HOP_LENGTH, N_FFT, window_fn=tf.signal.hann_window, pad_end=False
-        )  # (blocks, BLOCK_FRAMES, 201) complex128; tf.signal.hann_window is periodic by default
+        )  # (1, BLOCK_FRAMES, 201) complex128; tf.signal.hann_window is periodic by default
         power = tf.cast(tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft)), tf.float32)
-        mel = tf.einsum("mf,btf->bmt", filters, power)  # (blocks, n_mels, BLOCK_FRAMES)
+        mel = tf.einsum("mf,btf->bmt", filters, power)  # (1, n_mels, BLOCK_FRAMES)
         return tf.math.log(tf.maximum(mel, LOG_FLOOR)) * (1.0 / np.log(10.0))
 
     return log10_mel

@@ -66,7 +66,7 @@ def test_numpy_log_mel_equals_faster_whisper_on_jfk(jfk_path):
     [
         16000 * 11 + 7,
         BLOCK_FRAMES * 160 - 160,  # exactly one block of frames
-        BLOCK_FRAMES * 160 * 17 + 999,  # one batch of blocks and a remainder
+        BLOCK_FRAMES * 160 * 17 + 999,  # many blocks and a partial one
         30,  # shorter than the reflect padding
     ],
 )
