@@ -144,7 +144,7 @@ def _backtrace(diag: np.ndarray, i: int, j: int) -> tuple[np.ndarray, np.ndarray
     """Walk back from (n, m) to (0, 0), choosing each step with the reference's comparisons on the accumulated
     cost (only the ~n + m cells on the path are looked at); the first row goes left, the first column up."""
     width = diag.shape[1]
-    cost = memoryview(np.ascontiguousarray(diag).reshape(-1))  # indexing gives Python floats, exactly
+    cost = np.ascontiguousarray(diag).reshape(-1).data  # a memoryview: indexing gives Python floats, exactly
     path_i, path_j = [], []
     while i > 0 or j > 0:
         path_i.append(i - 1)
