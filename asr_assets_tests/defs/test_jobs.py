@@ -1,0 +1,126 @@
+"""ingest_job, the whole graph, on a real batch: landing sensor -> raw_audio -> transcripts (real engine and
+model) -> asr_raw.* (-> the dbt models, when defined), against real PostgreSQL on both database paths."""
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from asr_assets import settings
+from asr_assets.definitions import defs
+from asr_assets.defs.partitions import ingest_batches
+from asr_assets.defs.raw_tables import TABLES
+from asr_assets.defs.resources import LandingZoneResource, PostgresResource
+from asr_assets.defs.sensors import landing_sensor
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("asr_assets.asr.transcribe") is None,
+        reason="engine (asr/transcribe.py) not landed yet",
+    ),
+]
+ODD_NAME = 'it\'s a "quoted" call ..wav'
+EXPECTED_QUARANTINE = {
+    "empty.wav": "empty",
+    "random bytes.wav": "undecodable",
+    "truncated.wav": "undecodable",
+    "zero seconds.wav": "undecodable",
+    "silence.wav": "silent",
+}
+
+
+def _land_batch(landing: Path, sample_calls: list[Path], write_tone, tmp_path: Path) -> None:
+    landing.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sample_calls[0], landing / ODD_NAME)
+    shutil.copyfile(sample_calls[3], landing / sample_calls[3].name)  # mono PCM16: both layouts in one batch
+    (landing / "empty.wav").write_bytes(b"")
+    (landing / "random bytes.wav").write_bytes(np.random.default_rng(1).bytes(30_000))
+    full = write_tone(tmp_path / "full.wav", 3.0).read_bytes()
+    (landing / "truncated.wav").write_bytes(full[: len(full) // 2])
+    write_tone(landing / "zero seconds.wav", 0.0)
+    write_tone(landing / "silence.wav", 2.0, amplitude=0.0)
+
+
+def _query(database_url: str, query: str | sql.Composed, params: dict | None = None) -> list[tuple]:
+    conn = psycopg2.connect(settings.libpq_url(database_url))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def _partition_counts(database_url: str, key: str) -> dict[str, int]:
+    count = "select count(*) from {table} where partition_key = %(key)s"
+    return {
+        table: _query(
+            database_url, sql.SQL(count).format(table=sql.Identifier("asr_raw", table)), {"key": key}
+        )[0][0]
+        for table in TABLES
+    }
+
+
+def test_ingest_job_transcribes_the_good_files_and_quarantines_the_bad(
+    asr_home, database_url, sample_calls, write_tone, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("ASR_DATABASE_URL", database_url)
+    _land_batch(asr_home / "landing", sample_calls, write_tone, tmp_path)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, resources={"landing": LandingZoneResource(), "postgres": PostgresResource()}
+        )
+        tick = landing_sensor(context)
+        (key,) = [k for r in tick.dynamic_partitions_requests for k in r.partition_keys]
+        instance.add_dynamic_partitions(ingest_batches.name, [key])
+        job = defs.resolve_job_def("ingest_job")
+
+        result = job.execute_in_process(partition_key=key, instance=instance)
+        assert result.success
+        counts = _partition_counts(database_url, key)
+        raw_meta = result.asset_materializations_for_node("raw_audio")[0].metadata
+        assert raw_meta["files"].value == 7 and raw_meta["quarantined"].value == 5
+        tx_meta = result.asset_materializations_for_node("transcripts")[0].metadata
+        assert tx_meta["words"].value == counts["words"] > 20
+        assert 0 < tx_meta["mean_word_probability"].value <= 1 and tx_meta["real_time_factor"].value > 0
+
+        # reloading the partition replaces its rows (idempotent), it never duplicates them
+        again = job.execute_in_process(
+            partition_key=key,
+            instance=instance,
+            asset_selection=[dg.AssetKey(["asr_raw", t]) for t in TABLES],
+        )
+        assert again.success
+        assert _partition_counts(database_url, key) == counts
+
+    calls = _query(
+        database_url, "select file_name, channels, sample_rate, duration_s, model_version from asr_raw.calls"
+    )
+    assert sorted(c[0] for c in calls) == sorted([ODD_NAME, sample_calls[3].name])
+    assert {(c[1], c[2]) for c in calls} == {(2, 8000), (1, 8000)}
+    assert all(c[3] > 5 and len(c[4]) == 64 for c in calls)
+    quarantine = dict(_query(database_url, "select file_name, reason_code from asr_raw.quarantine"))
+    assert quarantine == EXPECTED_QUARANTINE
+    assert counts["channels"] == 3 and counts["segments"] > 3
+    # words lie inside their call and their segment, probabilities are probabilities
+    bad = _query(
+        database_url,
+        """
+        select count(*) from asr_raw.words w
+        join asr_raw.calls c using (call_id)
+        join asr_raw.segments s using (call_id, channel, segment_index)
+        where w.start_s < 0 or w.end_s > c.duration_s + 0.5 or w.start_s > w.end_s
+           or w.probability not between 0 and 1 or w.start_s < s.start_s - 0.5 or w.end_s > s.end_s + 0.5
+        """,
+    )
+    assert bad == [(0,)]
+    # the bytes the engine read are in the artifact store, under the partition
+    stored = sorted(os.listdir(asr_home / "artifacts" / "raw_audio" / key))
+    assert "manifest.json" in stored and len(stored) == 3
