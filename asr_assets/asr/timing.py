@@ -205,17 +205,22 @@ def find_alignment(
             f"attention has shape {attention.shape}; expected (heads, >= {n_rows}, >= {n_positions}) for "
             f"{n_tokens} text tokens after a {n_sot}-token sot_sequence"
         )
-    scores = np.asarray(attention[:, :n_rows, :n_positions], dtype=np.float32)
-    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = np.array(
+        attention[:, :n_rows, :n_positions], dtype=np.float32
+    )  # a copy: updated in place below
+    weights -= weights.max(axis=-1, keepdims=True)
+    np.exp(weights, out=weights)
     weights /= weights.sum(axis=-1, keepdims=True)
-    # CT2 LayerNorm over the token axis without gain or epsilon: var = E[x^2] - mean^2 (population).
+    # CT2 LayerNorm over the token axis without gain or epsilon: var = E[x^2] - mean^2 (population), then
+    # (x - mean) * rstd; only the rows DTW uses are normalised (and median-filtered: the filter is per row).
     mean = weights.mean(axis=-2, keepdims=True)
-    var = np.maximum((weights * weights).mean(axis=-2, keepdims=True) - mean * mean, 0.0)
-    weights = (weights - mean) / np.sqrt(var)
-    weights = median_filter(
-        weights[:, n_sot : n_sot + n_tokens + 1], median_filter_width
-    )  # per row: slice first
-    matrix = weights.mean(axis=0)
+    var = np.square(weights).mean(axis=-2, keepdims=True)
+    var -= np.square(mean)
+    rstd = 1.0 / np.sqrt(np.maximum(var, 0.0, out=var))
+    rows = weights[:, n_sot : n_sot + n_tokens + 1]
+    rows -= mean
+    rows *= rstd
+    matrix = median_filter(rows, median_filter_width).mean(axis=0)
     text_indices, time_indices = dtw(-matrix)
 
     words, word_tokens = tokenizer.split_to_word_tokens(list(text_tokens) + [tokenizer.eot])
