@@ -159,13 +159,17 @@ def _decode(fh: BinaryIO, name: str, *, max_duration_s: float | None, path: str 
 
 
 def _read_resampled(snd: sf.SoundFile, name: str, fmt: str) -> tuple[np.ndarray, int]:
-    """Read all frames block by block, resampling as a stream; returns ((n_ch, n) float32, frames read)."""
+    """Read all frames block by block, resampling as a stream; returns ((n_ch, n) float32, frames read).
+
+    The output is written into one preallocated array (soxr returns round-half-up(frames * 16000 / sr) samples),
+    so a 30-minute stereo call peaks at its decoded size plus a block, not 3x it.
+    """
     sr, n_ch = snd.samplerate, snd.channels
     stream = (
         None if sr == SAMPLE_RATE else soxr.ResampleStream(sr, SAMPLE_RATE, n_ch, "float32", RESAMPLE_QUALITY)
     )
-    pieces: list[np.ndarray] = []
-    n_read = 0
+    out = np.empty((n_ch, (2 * snd.frames * SAMPLE_RATE + sr) // (2 * sr)), dtype=np.float32)
+    n_read = n_out = 0
     while True:
         try:
             block = snd.read(READ_BLOCK_FRAMES, dtype="float32", always_2d=True)
@@ -176,11 +180,16 @@ def _read_resampled(snd: sf.SoundFile, name: str, fmt: str) -> tuple[np.ndarray,
             ) from e
         n_read += len(block)
         last = len(block) < READ_BLOCK_FRAMES
-        pieces.append(block if stream is None else stream.resample_chunk(block, last=last))
+        piece = block if stream is None else stream.resample_chunk(block, last=last)
+        if n_out + len(piece) > out.shape[1]:  # more frames than the header said: grow
+            out = np.concatenate(
+                [out, np.empty((n_ch, max(len(piece), READ_BLOCK_FRAMES)), np.float32)], axis=1
+            )
+        out[:, n_out : n_out + len(piece)] = piece.T
+        n_out += len(piece)
         if last:
             break
-    out = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-    return np.ascontiguousarray(out.T, dtype=np.float32), n_read
+    return (out if n_out == out.shape[1] else np.ascontiguousarray(out[:, :n_out])), n_read
 
 
 def _reject_unsupported_magic(head: bytes, name: str) -> None:
