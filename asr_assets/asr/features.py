@@ -97,9 +97,8 @@ def log_mel_spectrogram(audio: np.ndarray, n_mels: int = N_MELS, padding: int = 
         stop = min(start + block, n_frames)
         spectrum = np.fft.rfft(frames[start:stop] * window, axis=-1).astype(np.complex64)
         mel[:, start:stop] = filters @ (np.abs(spectrum) ** 2).T
-    log_spec = np.log10(np.maximum(mel, LOG_FLOOR))
-    log_spec = np.maximum(log_spec, log_spec.max() - DYNAMIC_RANGE)
-    return (log_spec + 4.0) / 4.0
+    log_spec = np.log10(np.maximum(mel, LOG_FLOOR, out=mel), out=mel)
+    return _clamp_and_scale(log_spec)
 
 
 def log_mel_spectrogram_tf(
@@ -134,9 +133,15 @@ def log_mel_spectrogram_tf(
     log_spec = np.empty((n_mels, n_blocks * BLOCK_FRAMES), dtype=np.float32)
     for b in range(n_blocks):
         log_spec[:, b * BLOCK_FRAMES : (b + 1) * BLOCK_FRAMES] = fn(blocks[b : b + 1], filters).numpy()[0]
-    log_spec = log_spec[:, :n_frames]
-    log_spec = np.maximum(log_spec, log_spec.max() - DYNAMIC_RANGE)
-    return (log_spec + 4.0) / 4.0
+    return _clamp_and_scale(np.ascontiguousarray(log_spec[:, :n_frames]))
+
+
+def _clamp_and_scale(log_spec: np.ndarray) -> np.ndarray:
+    """max(x, max(x) - 8), then (x + 4) / 4, in place (the same float32 operations as whisper)."""
+    np.maximum(log_spec, log_spec.max() - DYNAMIC_RANGE, out=log_spec)
+    log_spec += 4.0
+    log_spec /= 4.0
+    return log_spec
 
 
 @functools.cache
