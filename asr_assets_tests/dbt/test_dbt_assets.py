@@ -1,0 +1,97 @@
+"""asr_assets/defs/dbt.py: the profile's connection, the asset graph it adds, the manifest, a real materialisation."""
+
+import os
+import shutil
+
+import dagster as dg
+import pytest
+from conftest import CALL_A, CALL_B, load_batch
+from dagster_dbt import DbtCliResource, DbtProject
+
+from asr_assets.defs import dbt as dbt_defs
+from asr_assets.defs.raw_tables import SCHEMA, TABLES
+from asr_assets.defs.resources import PostgresResource
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql://postgres:@/asr?host=/tmp/pg-socket",
+            dbt_defs.DbtConnection("/tmp/pg-socket", 5432, "postgres", "", "asr"),
+        ),
+        (
+            "postgresql+psycopg2://asr:s%40cret@db.internal:6543/calls",
+            dbt_defs.DbtConnection("db.internal", 6543, "asr", "s@cret", "calls"),
+        ),
+        ("postgresql://u@127.0.0.1/test", dbt_defs.DbtConnection("127.0.0.1", 5432, "u", "", "test")),
+    ],
+    ids=["embedded-socket", "password-and-port", "defaults"],
+)
+def test_profile_fields_come_from_the_database_url(url, expected):
+    assert dbt_defs.dbt_connection(url) == expected
+
+
+def test_the_password_only_travels_as_a_dbt_secret_and_env_is_restored(monkeypatch):
+    monkeypatch.delenv("ASR_DBT_HOST", raising=False)
+    env = dbt_defs.dbt_connection("postgresql://asr:hunter2@db:5432/calls").env()
+    assert [k for k, v in env.items() if v == "hunter2"] == [dbt_defs.PASSWORD_ENV]
+    assert dbt_defs.PASSWORD_ENV.startswith("DBT_ENV_SECRET_")  # dbt scrubs these from its logs
+    with dbt_defs.dbt_connection_env("postgresql://asr:hunter2@db:5432/calls"):
+        assert os.environ["ASR_DBT_HOST"] == "db"
+    assert "ASR_DBT_HOST" not in os.environ
+
+
+def test_dbt_is_found_next_to_the_interpreter():
+    assert os.access(dbt_defs.dbt_executable(), os.X_OK)
+
+
+def test_models_are_keyed_by_schema_and_sources_are_the_load_assets():
+    assets = dbt_defs.dbt_transcripts
+    keys = {k.to_user_string() for k in assets.keys}
+    assert {"asr_staging/stg_words", "asr_marts/fct_calls", "asr_marts/call_search"} <= keys
+    raw_keys = {dg.AssetKey([SCHEMA, t]) for t in TABLES if t != "quarantine"}
+    upstream = {dep for spec in assets.specs for dep in (d.asset_key for d in spec.deps)}
+    assert raw_keys <= upstream  # the same nodes raw_tables materialises
+    assert {spec.group_name for spec in assets.specs} == {dbt_defs.DBT_GROUP}
+    assert assets.op.pool == dbt_defs.DBT_POOL
+    checks = {c.name for c in assets.check_specs if c.asset_key == dg.AssetKey(["asr_marts", "fct_calls"])}
+    assert "unique_fct_calls_call_id" in checks
+
+
+def test_the_ingest_job_builds_the_models_in_each_batch_run():
+    from asr_assets.definitions import defs
+
+    job = defs.resolve_job_def("ingest_job")
+    assert dg.AssetKey(["asr_marts", "fct_calls"]) in job.asset_layer.executable_asset_keys
+
+
+def test_prepare_writes_a_manifest_without_a_database(tmp_path, monkeypatch):
+    for name in ("ASR_DBT_HOST", "ASR_DBT_DBNAME", dbt_defs.PASSWORD_ENV):
+        monkeypatch.delenv(name, raising=False)
+    copy = tmp_path / "dbt_transcripts"
+    shutil.copytree(dbt_defs.DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    project = DbtProject(project_dir=copy, profiles_dir=copy)
+    assert dbt_defs._manifest_is_stale(project)
+    manifest = dbt_defs.prepare_dbt_project(project)
+    assert manifest.exists() and not dbt_defs._manifest_is_stale(project)
+    assert [p.name for p in manifest.parent.iterdir() if p.name.startswith("parse-")] == []
+    (copy / "models" / "marts" / "fct_calls.sql").touch()
+    assert dbt_defs._manifest_is_stale(project)
+
+
+def test_materialising_the_dbt_assets_builds_the_marts_with_passing_checks(scratch_database, sql):
+    load_batch(scratch_database, "b1", [CALL_A, CALL_B])
+    result = dg.materialize(
+        [dbt_defs.dbt_transcripts],
+        resources={
+            "dbt": DbtCliResource(project_dir=dbt_defs.dbt_project, dbt_executable=dbt_defs.dbt_executable()),
+            "postgres": PostgresResource(database_url=scratch_database),
+        },
+    )
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"asr_marts/fct_calls", "asr_marts/fct_utterances", "asr_staging/stg_words"} <= materialized
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) > 50 and all(e.passed for e in evaluations)
+    assert sql(scratch_database, "select count(*) from asr_marts.fct_calls") == [(2,)]
