@@ -29,6 +29,8 @@ READ_BLOCK_FRAMES = 1 << 18  # frames per read: bounds peak memory on long 48 kH
 # libsndfile's MP3 length comes from the Xing header or a scan and may differ from what decodes by a frame or two
 # of MPEG audio (1152 samples each); a larger shortfall means the file is cut short.
 SHORTFALL_TOLERANCE_FRAMES = 2 * 1152
+# A corrupt header can claim any length: preallocate at most 2 h per channel and grow past that if it is real.
+PREALLOCATE_MAX_SAMPLES = 2 * 3600 * SAMPLE_RATE
 SUPPORTED_FORMATS = (
     "WAV (PCM, µ-law, A-law, float), FLAC, MP3, Ogg Vorbis, Ogg Opus, AIFF, CAF, W64, RF64, AU"
 )
@@ -168,7 +170,8 @@ def _read_resampled(snd: sf.SoundFile, name: str, fmt: str) -> tuple[np.ndarray,
     stream = (
         None if sr == SAMPLE_RATE else soxr.ResampleStream(sr, SAMPLE_RATE, n_ch, "float32", RESAMPLE_QUALITY)
     )
-    out = np.empty((n_ch, (2 * snd.frames * SAMPLE_RATE + sr) // (2 * sr)), dtype=np.float32)
+    expected = (2 * snd.frames * SAMPLE_RATE + sr) // (2 * sr)
+    out = np.empty((n_ch, min(expected, PREALLOCATE_MAX_SAMPLES)), dtype=np.float32)
     n_read = n_out = 0
     while True:
         try:

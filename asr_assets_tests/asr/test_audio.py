@@ -216,3 +216,14 @@ def test_archives_are_unsupported_with_a_hint(tmp_path):
     path = tmp_path / "call.wav.gz"
     path.write_bytes(gzip.compress(b"RIFF" + bytes(100)))
     _expect(UnsupportedAudioError, path, "gzip", "extract")
+
+
+def test_output_grows_past_the_preallocation_cap(tmp_path, monkeypatch):
+    from asr_assets.asr import audio as audio_module
+
+    path = _write(tmp_path / "long.flac", _two_tones(8000, seconds=7.0), 8000, "FLAC", "PCM_16")
+    expected = load_audio(path).channels
+    monkeypatch.setattr(audio_module, "PREALLOCATE_MAX_SAMPLES", 1000)  # as if the header claimed too little
+    got = load_audio(path).channels
+    np.testing.assert_array_equal(got, expected)
+    assert got.flags.c_contiguous
