@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from asr_assets.asr.features import FRAMES_PER_SECOND, TOKENS_PER_SECOND
+from asr_assets.asr.tokenizer import Tokenizer
 
 MEDIAN_FILTER_WIDTH = 7  # faster-whisper's default
 SENTENCE_END_MARKS = ".。!！?？"
@@ -168,7 +169,7 @@ def _backtrace(diag: np.ndarray, i: int, j: int) -> tuple[np.ndarray, np.ndarray
 
 
 def find_alignment(
-    tokenizer,
+    tokenizer: Tokenizer,
     text_tokens: list[int],
     attention: np.ndarray,
     token_probs: np.ndarray,
@@ -277,7 +278,7 @@ def merge_punctuations(alignment: list[WordTiming], prepended: str, appended: st
 def add_word_timestamps(
     segments: list[list[dict]],
     alignments: list[list[WordTiming]],
-    tokenizer,
+    tokenizer: Tokenizer,
     prepend_punctuations: str,
     append_punctuations: str,
     last_speech_timestamp: float,
