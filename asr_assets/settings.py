@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -128,9 +129,20 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}"))
 
 
+def _import_pgserver():
+    """pgserver, imported without platformdirs' RuntimeDirWarning (XDG_RUNTIME_DIR unset: it uses /tmp/runtime-$UID
+    for its lock file, which is fine and not worth a warning in every CLI run)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+        import pgserver.utils
+
+    return pgserver
+
+
 def embedded_postgres_running(pgdata: Path | None = None) -> bool:
     """True when the embedded server for this ASR_HOME is up."""
-    from pgserver.utils import PostmasterInfo
+    PostmasterInfo = _import_pgserver().utils.PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata or pgdata_dir())
     return info is not None and info.is_running() and info.status == "ready"
@@ -143,9 +155,8 @@ def start_embedded_postgres(pgdata: Path | None = None) -> str:
     which are killed rather than exit; pgserver's own "last one out stops it" would then never stop it, or stop it
     under a live process. The process that started it stops it (`stop_embedded_postgres`).
     """
-    import pgserver
-    from pgserver.utils import PostmasterInfo
-
+    pgserver = _import_pgserver()
+    PostmasterInfo = pgserver.utils.PostmasterInfo
     pgdata = (pgdata or pgdata_dir()).resolve()
     if embedded_postgres_running(pgdata):
         # Already up (started by another process): read its socket from postmaster.pid, skip pgserver's lock.
@@ -161,8 +172,7 @@ def start_embedded_postgres(pgdata: Path | None = None) -> str:
 
 def stop_embedded_postgres(pgdata: Path | None = None, timeout_s: float = 30.0) -> None:
     """Fast shutdown (SIGINT to the postmaster: rolls back open transactions, closes connections)."""
-    from pgserver.utils import PostmasterInfo
-
+    PostmasterInfo = _import_pgserver().utils.PostmasterInfo
     pgdata = (pgdata or pgdata_dir()).resolve()
     info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or not info.is_running() or info.pid is None:
