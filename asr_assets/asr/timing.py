@@ -206,9 +206,8 @@ def find_alignment(
             f"attention has shape {attention.shape}; expected (heads, >= {n_rows}, >= {n_positions}) for "
             f"{n_tokens} text tokens after a {n_sot}-token sot_sequence"
         )
-    weights = np.array(
-        attention[:, :n_rows, :n_positions], dtype=np.float32
-    )  # a copy: updated in place below
+    # Softmax over the content positions only (CT2), on a copy that the steps below update in place.
+    weights = np.array(attention[:, :n_rows, :n_positions], dtype=np.float32)
     weights -= weights.max(axis=-1, keepdims=True)
     np.exp(weights, out=weights)
     weights /= weights.sum(axis=-1, keepdims=True)
