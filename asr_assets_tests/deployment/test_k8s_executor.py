@@ -15,7 +15,9 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ import psycopg2
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance
+from dagster._core.launcher import WorkerStatus
 from dagster._core.test_utils import instance_for_test
 from fake_kube import FakeKubernetes
 from k8s_real_defs import get_ingest_job
@@ -141,7 +144,11 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
             CONFIG_MAP, {"ASR_LANDING_URL": str(dirs["landing"]), "ASR_STORAGE_URL": str(dirs["storage"])}
         )
         kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
-        overrides = {"run_launcher": _launcher_config(dirs["dagster_home"], kubeconfig)}
+        overrides = {
+            "run_launcher": _launcher_config(dirs["dagster_home"], kubeconfig),
+            # `dagster job launch` hands the run straight to the launcher (no daemon in these tests).
+            "run_coordinator": {"module": "dagster.core.run_coordinator", "class": "DefaultRunCoordinator"},
+        }
         with instance_for_test(temp_dir=str(dirs["dagster_home"]), overrides=overrides) as instance:
             yield Cluster(fake, instance, dirs["records"], dirs["storage"], dirs["landing"])
         fake.wait_idle()
@@ -203,25 +210,100 @@ def _failure_text(cluster: Cluster, run_id: str) -> str:
     return "\n".join(failures + logs)
 
 
+def _common_job_checks(body: dict) -> dict:
+    """What every Job dagster-k8s creates from our values must satisfy; returns its container."""
+    # The exact JSON the client POSTed is a valid, strictly-typed batch/v1 Job.
+    kubernetes_validate.validate(body, K8S_VERSION, strict=True)
+    spec, pod = body["spec"], body["spec"]["template"]["spec"]
+    assert spec["backoffLimit"] == 0  # retries are dagster's, not the Job controller's
+    assert (
+        spec["ttlSecondsAfterFinished"]
+        == LAUNCHER["runK8sConfig"]["jobSpecConfig"]["ttlSecondsAfterFinished"]
+    )
+    assert pod["restartPolicy"] == "Never"
+    assert pod["securityContext"] == LAUNCHER["runK8sConfig"]["podSpecConfig"]["securityContext"]
+    assert body["metadata"]["labels"]["app.kubernetes.io/part-of"] == "asr-assets"
+    container = _container(body)
+    assert container["image"] == IMAGE
+    assert "command" not in container  # so the image must not have an ENTRYPOINT that eats the args
+    assert container["securityContext"] == LAUNCHER["securityContext"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DAGSTER_PG_PASSWORD"]["valueFrom"] == {
+        "secretKeyRef": {"name": PG_SECRET, "key": "postgresql-password"}
+    }
+    assert env["ASR_EXECUTOR"]["value"] == "k8s"
+    assert {"secretRef": {"name": ENV_SECRET}} in container["envFrom"]
+    assert {"configMapRef": {"name": CONFIG_MAP}} in container["envFrom"]
+    # No secret value travels in a Job spec: only references to Secrets.
+    assert FAKE_PG_PASSWORD not in json.dumps(body)
+    assert FAKE_DATABASE_URL not in json.dumps(body)
+    return container
+
+
 @pytest.mark.timeout(180)
-def test_each_step_runs_as_its_own_kubernetes_job(cluster: Cluster):
-    run = _run_smoke(cluster, "batch-0001")
-    assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run.run_id)
-    fake = cluster.fake
+def test_run_launcher_starts_a_run_pod_that_launches_the_step_jobs(cluster: Cluster, tmp_path: Path):
+    """The production hop: `dagster job launch` -> K8sRunLauncher -> run pod (`dagster api execute_run`), whose
+    k8s_job_executor launches the step Jobs. Both kinds of Job are checked as manifests."""
+    partition = "batch-0002"
+    cluster.instance.add_dynamic_partitions(smoke_batches.name, [partition])
+    run_config = {"execution": {"config": {"env_vars": [f"ASR_SMOKE_RECORD_DIR={cluster.records}"]}}}
+    launch = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "job", "launch", "-m", "k8s_smoke_defs", "-j", "smoke_job",
+         "--tags", json.dumps({"dagster/partition": partition}), "--config-json", json.dumps(run_config)],
+        env={**os.environ, "DAGSTER_HOME": str(cluster.instance.root_directory), "PYTHONPATH": str(HERE)},
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert launch.returncode == 0, launch.stdout + launch.stderr
+    (record,) = cluster.instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": partition}))
+    run_id = record.dagster_run.run_id
+    deadline = time.monotonic() + 120
+    while not (run := cluster.instance.get_run_by_id(run_id)).is_finished and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run_id)
+    cluster.fake.wait_idle()
 
-    # One Job per step, named as dagster-k8s names them, and nothing else asked of the API server.
-    assert fake.job_names() == [_step_job_name(run.run_id, s) for s in ("smoke_audio", "smoke_transcripts")]
-    assert {m for m, p in fake.requests} <= {"POST", "GET"}
-    assert all(p.startswith(f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs") for _, p in fake.requests)
+    # The run monitoring daemon's view of the run pod: its Job succeeded.
+    assert cluster.instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.SUCCESS
 
-    # Each step ran in a process of its own (a pod), not in the run worker.
+    run_job, *step_jobs = cluster.fake.created_jobs
+    assert run_job["metadata"]["name"] == f"dagster-run-{run_id}"
+    container = _common_job_checks(run_job)
+    assert run_job["metadata"]["labels"]["app.kubernetes.io/component"] == "run_worker"
+    assert container["args"][:3] == ["dagster", "api", "execute_run"]
+    assert container["resources"] == DEPLOYMENT["resources"]
+
+    bodies = {b["metadata"]["labels"]["dagster/op"]: b for b in step_jobs}
+    assert set(bodies) == {"smoke_audio", "smoke_transcripts"}
+    for op, body in bodies.items():
+        assert body["metadata"]["name"] == _step_job_name(run_id, op)
+        container = _common_job_checks(body)
+        labels = body["metadata"]["labels"]
+        assert labels["app.kubernetes.io/component"] == "step_worker"
+        assert labels["dagster/run-id"] == run_id
+        assert labels["dagster/code-location"]  # runs launched from a code location carry its name
+        assert container["args"] == ["dagster", "api", "execute_step"]
+        env = {e["name"]: e for e in container["env"]}
+        assert "DAGSTER_COMPRESSED_EXECUTE_STEP_ARGS" in env
+        assert env["DAGSTER_RUN_STEP_KEY"]["value"] == op
+    # The op tag sets the transcripts step's resources; other steps get the code location's default.
+    tagged = TRANSCRIBE_K8S_CONFIG["container_config"]["resources"]
+    assert _container(bodies["smoke_transcripts"])["resources"] == tagged
+    assert _container(bodies["smoke_audio"])["resources"] == DEPLOYMENT["resources"]
+
+    # Nothing but Jobs was asked of the API server (create, and status reads by the health checks).
+    assert {m for m, p in cluster.fake.requests} <= {"POST", "GET"}
+    assert all(p.startswith(f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs") for _, p in cluster.fake.requests)
+
+    # Three processes, none of them this one: the run worker in the run pod, and one per step pod.
     audio, transcripts = cluster.record("smoke_audio", 0), cluster.record("smoke_transcripts", 0)
     assert audio and transcripts
-    assert audio["pid"] != transcripts["pid"]
-    assert {audio["pid"], transcripts["pid"]} == set(fake.pids.values())
-    assert os.getpid() not in fake.pids.values()
+    run_pod_pids = {pid for pod, pid in cluster.fake.pids.items() if pod.startswith(f"dagster-run-{run_id}-")}
+    assert len(run_pod_pids) == 1
+    assert set(cluster.fake.pids.values()) == run_pod_pids | {audio["pid"], transcripts["pid"]}
+    assert len(set(cluster.fake.pids.values())) == 3 and os.getpid() not in cluster.fake.pids.values()
     # The downstream pod read what the upstream pod wrote to shared storage.
-    assert (cluster.storage / "smoke_transcripts" / "batch-0001.txt").read_text() == "AUDIO OF BATCH-0001"
+    handed_over = (cluster.storage / "smoke_transcripts" / f"{partition}.txt").read_text()
+    assert handed_over == f"audio of {partition}".upper()
 
     # Env wiring: the Postgres password from the chart's Secret, ASR_* from the location's Secret/ConfigMap/env.
     for record in (audio, transcripts):
@@ -231,61 +313,9 @@ def test_each_step_runs_as_its_own_kubernetes_job(cluster: Cluster):
         assert env["ASR_STORAGE_URL"] == str(cluster.storage)
         assert env["ASR_EXECUTOR"] == "k8s"
         assert env["DAGSTER_RUN_STEP_KEY"] == record["asset"]
-        assert env["HOSTNAME"].startswith(_step_job_name(run.run_id, record["asset"]) + "-")
-        assert record["partition"] == "batch-0001"
-
-    materialized = cluster.instance.get_materialized_partitions(dg.AssetKey("smoke_transcripts"))
-    assert materialized == {"batch-0001"}
-
-
-@pytest.mark.timeout(180)
-def test_step_job_manifests(cluster: Cluster):
-    run = _run_smoke(cluster, "batch-0002")
-    assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run.run_id)
-    bodies = {b["metadata"]["labels"]["dagster/op"]: b for b in cluster.fake.created_jobs}
-    assert set(bodies) == {"smoke_audio", "smoke_transcripts"}
-
-    for op, body in bodies.items():
-        # The exact JSON the client POSTed is a valid, strictly-typed batch/v1 Job.
-        kubernetes_validate.validate(body, K8S_VERSION, strict=True)
-        assert STEP_JOB.match(body["metadata"]["name"])
-        spec, pod = body["spec"], body["spec"]["template"]["spec"]
-        assert spec["backoffLimit"] == 0  # retries are dagster's, not the Job controller's
-        assert (
-            spec["ttlSecondsAfterFinished"]
-            == LAUNCHER["runK8sConfig"]["jobSpecConfig"]["ttlSecondsAfterFinished"]
-        )
-        assert pod["restartPolicy"] == "Never"
-        assert pod["securityContext"] == LAUNCHER["runK8sConfig"]["podSpecConfig"]["securityContext"]
-        labels = body["metadata"]["labels"]
-        assert labels["app.kubernetes.io/component"] == "step_worker"
-        assert labels["dagster/run-id"] == run.run_id
-        assert labels["app.kubernetes.io/part-of"] == "asr-assets"
-
-        container = _container(body)
-        assert container["image"] == IMAGE
-        assert "command" not in container  # so the image must not have an ENTRYPOINT that eats the args
-        assert container["args"] == ["dagster", "api", "execute_step"]
-        assert container["securityContext"] == LAUNCHER["securityContext"]
-        env = {e["name"]: e for e in container["env"]}
-        assert "DAGSTER_COMPRESSED_EXECUTE_STEP_ARGS" in env
-        assert env["DAGSTER_RUN_STEP_KEY"]["value"] == op
-        assert env["DAGSTER_PG_PASSWORD"]["valueFrom"] == {
-            "secretKeyRef": {"name": PG_SECRET, "key": "postgresql-password"}
-        }
-        assert env["ASR_EXECUTOR"]["value"] == "k8s"
-        assert {"secretRef": {"name": ENV_SECRET}} in container["envFrom"]
-        assert {"configMapRef": {"name": CONFIG_MAP}} in container["envFrom"]
-        # No secret value travels in the Job spec: only references to Secrets.
-        assert FAKE_PG_PASSWORD not in json.dumps(body)
-        assert FAKE_DATABASE_URL not in json.dumps(body)
-
-    # The op tag sets the transcripts step's resources; other steps get the code location's default.
-    assert (
-        _container(bodies["smoke_transcripts"])["resources"]
-        == TRANSCRIBE_K8S_CONFIG["container_config"]["resources"]
-    )
-    assert _container(bodies["smoke_audio"])["resources"] == DEPLOYMENT["resources"]
+        assert env["HOSTNAME"].startswith(_step_job_name(run_id, record["asset"]) + "-")
+        assert record["partition"] == partition
+    assert cluster.instance.get_materialized_partitions(dg.AssetKey("smoke_transcripts")) == {partition}
 
 
 @pytest.mark.timeout(180)

@@ -172,6 +172,7 @@ def test_instance_settings_are_accepted_by_dagster():
             "start_timeout_seconds": monitoring["startTimeoutSeconds"],
             "max_resume_run_attempts": monitoring["maxResumeRunAttempts"],
             "poll_interval_seconds": monitoring["pollIntervalSeconds"],
+            "max_runtime_seconds": monitoring["maxRuntimeSeconds"],
             "free_slots_after_run_end_seconds": monitoring["freeSlotsAfterRunEndSeconds"],
         },
         "run_retries": {
