@@ -170,8 +170,8 @@ def pad_or_trim(mel: np.ndarray, length: int = N_FRAMES) -> np.ndarray:
     """Pad (with 0.0, as faster-whisper, not silence-level log-mel) or trim the last axis to `length` frames."""
     n = mel.shape[-1]
     if n > length:
-        return np.ascontiguousarray(mel[..., :length])  # a copy, as faster-whisper's take(): C APIs need it
+        mel = mel[..., :length]
     if n < length:
         pad = [(0, 0)] * (mel.ndim - 1) + [(0, length - n)]
         return np.pad(mel, pad)
-    return mel
+    return np.ascontiguousarray(mel)  # a trimmed view is copied, as faster-whisper's take(): C APIs need it

@@ -114,4 +114,5 @@ def test_pad_or_trim_pads_with_zero_like_faster_whisper():
     np.testing.assert_array_equal(pad_or_trim(long), long[:, :3000])
     assert pad_or_trim(long[:, :3000]).shape == (80, 3000)
     assert pad_or_trim(np.ones((80, 3500), np.float32)[:, 100:]).flags.c_contiguous
+    assert pad_or_trim(np.ones((80, 3500), np.float32)[:, 500:]).flags.c_contiguous
     assert pad_or_trim(np.ones((2, 80, 10)), 20).shape == (2, 80, 20)
