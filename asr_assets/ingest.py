@@ -9,6 +9,7 @@ for each file. `ui` runs `dagster dev` (webserver + daemon) on the same workspac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import re
@@ -21,6 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from asr_assets import settings
 
@@ -183,14 +185,21 @@ def batch_keys(conn, checksums: list[str]) -> dict[str, str]:
 
 
 def wait_for_runs(
-    instance, dsn: str, checksums: list[str], deadline: float, daemon: subprocess.Popen | None
-) -> dict[str, object]:
-    """Poll the registry until every file has a batch, then the instance until each batch's run is finished."""
+    instance,
+    dsn: str,
+    checksums: list[str],
+    deadline: float,
+    daemon: subprocess.Popen | None,
+    runs: dict[str, Any],
+) -> dict[str, Any]:
+    """Poll the registry until every file has a batch, then the instance until each batch's run is finished.
+
+    `runs` (batch key -> latest RunRecord) is filled in place, so a caller that is interrupted knows them.
+    """
     import psycopg2
     from dagster import RunsFilter
 
     keys: dict[str, str] = {}
-    runs: dict[str, object] = {}
     reported: dict[str, str] = {}
     while time.monotonic() < deadline:
         if daemon is not None and daemon.poll() is not None:
@@ -217,7 +226,46 @@ def wait_for_runs(
         if done:
             return runs
         time.sleep(POLL_S)
-    raise TimeoutError("timed out waiting for the ingest runs; see `asr-assets ui` for their state")
+    raise TimeoutError(
+        f"no result within the timeout; the daemon's log has the details{_daemon_hint(daemon)}"
+    )
+
+
+def _daemon_hint(daemon: subprocess.Popen | None) -> str:
+    return "" if daemon is None else f" ({' '.join(map(str, daemon.args))})"
+
+
+def stop_daemon_tree(daemon: subprocess.Popen) -> None:
+    """Stop our daemon and everything it started (code servers, run workers), by process id.
+
+    The local run launcher runs each run in a child of the daemon's code server, which outlives the daemon while
+    the run lasts; after a timeout or Ctrl-C that would leave an orphan transcribing. Processes are listed before
+    the daemon stops, since they are re-parented away from it afterwards.
+    """
+    import psutil
+
+    try:
+        children = psutil.Process(daemon.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    stop_process(daemon)
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=10)
+    for child in alive:  # a run worker inside a long TensorFlow call does not get to its SIGTERM handler
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
+def abandon_runs(instance, runs: dict[str, Any]) -> None:
+    """Mark our unfinished runs failed: locally nothing checks run-worker health, so a run whose worker is gone
+    would stay STARTED forever."""
+    for key, record in runs.items():
+        run = instance.get_run_by_id(record.dagster_run.run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(run, message="asr-assets ingest stopped before the run finished")
+            print(f"  batch {key}: run {run.run_id[:8]} marked FAILURE (re-execute it in `asr-assets ui`)")
 
 
 def report_rows(conn, checksums: list[str]) -> dict[str, tuple]:
@@ -302,22 +350,29 @@ def ingest(args: argparse.Namespace) -> int:
     env = child_env()
     daemon = None
     log_path = settings.asr_home() / "logs" / f"daemon-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+    instance = DagsterInstance.get()
+    runs: dict[str, Any] = {}
     try:
         if daemon_alive(env):
             print("using the running dagster-daemon")
         else:
             daemon = start_daemon(env, log_path)
             print(f"started dagster-daemon (pid {daemon.pid}, log {log_path})")
-        instance = DagsterInstance.get()
         checksums = [item.checksum for item in landed]
         print("waiting for the landing sensor and the runs ...", flush=True)
-        runs = wait_for_runs(instance, dsn, checksums, time.monotonic() + args.timeout, daemon)
+        wait_for_runs(instance, dsn, checksums, time.monotonic() + args.timeout, daemon, runs)
         conn = psycopg2.connect(dsn)
         try:
             keys = batch_keys(conn, checksums)
             rows = report_rows(conn, checksums)
         finally:
             conn.close()
+    except (TimeoutError, RuntimeError, KeyboardInterrupt) as e:
+        print(f"asr-assets ingest: {e or 'interrupted'}", file=sys.stderr)
+        if daemon is not None:
+            stop_daemon_tree(daemon)
+            abandon_runs(instance, runs)
+        return 1
     finally:
         if daemon is not None:
             stop_process(daemon)

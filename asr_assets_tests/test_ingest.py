@@ -77,8 +77,8 @@ def test_ingest_runs_calls_through_the_daemon_on_the_embedded_database(
     finds everything done and creates nothing new."""
     calls = tmp_path / "calls"
     calls.mkdir()
-    for path in sample_calls[:2]:
-        (calls / path.name).write_bytes(path.read_bytes())
+    good = sample_calls[3]  # the mono call: one channel keeps this test short
+    (calls / good.name).write_bytes(good.read_bytes())
     (calls / 'it\'s "broken".wav').write_bytes(os.urandom(4000))
     (calls / "notes.txt").write_text("not audio: skipped by ingest")
 
@@ -86,18 +86,18 @@ def test_ingest_runs_calls_through_the_daemon_on_the_embedded_database(
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
     assert "skipped notes.txt" in out
-    assert all(path.name[:32] in out for path in sample_calls[:2])
+    assert good.name in out
     assert "QUARANTINED undecodable" in out
-    assert "3 file(s): 2 transcribed, 1 quarantined; 1 batch run(s), 1 succeeded" in out
+    assert "2 file(s): 1 transcribed, 1 quarantined; 1 batch run(s), 1 succeeded" in out
 
     url = settings.start_embedded_postgres(scratch_asr_home / "pgdata")
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cur:
             cur.execute("select count(*), count(distinct partition_key) from asr_raw.calls")
-            assert cur.fetchone() == (2, 1)
+            assert cur.fetchone() == (1, 1)
             cur.execute("select count(*) from asr_raw.words where probability between 0 and 1")
-            assert cur.fetchone()[0] > 20
+            assert cur.fetchone()[0] > 10
             cur.execute("select file_name, reason_code from asr_raw.quarantine")
             assert cur.fetchall() == [('it\'s "broken".wav', "undecodable")]
     finally:

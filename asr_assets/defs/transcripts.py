@@ -24,6 +24,7 @@ TRANSCRIPTS_FILE = "transcripts.jsonl"
 # Files per transcribe_batch call: windows are batched across these files and their channels; bounds the decoded
 # audio held in memory (16 files of 10 min stereo ≈ 1.2 GB float32 at 16 kHz).
 FILES_PER_CHUNK = 16
+PROGRESS_LOG_S = 30.0
 RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -35,6 +36,23 @@ def call_record(call: dict[str, Any], segments: list[Any], model_version: str, t
         "transcribed_at": transcribed_at,
         "segments": [asdict(s) for s in sorted(segments, key=lambda s: (s.channel, s.start, s.end))],
     }
+
+
+class ProgressLog:
+    """Logs the share of channel-audio transcribed at most every PROGRESS_LOG_S (the engine reports seconds done)."""
+
+    def __init__(self, context: dg.AssetExecutionContext, total_s: float):
+        self.context, self.total_s, self.done_s = context, max(total_s, 1e-9), 0.0
+        self.last_log = time.monotonic()
+
+    def __call__(self, seconds: float) -> None:
+        self.done_s += seconds
+        if time.monotonic() - self.last_log >= PROGRESS_LOG_S:
+            self.last_log = time.monotonic()
+            self.context.log.info(
+                f"transcribed {self.done_s:.0f} of {self.total_s:.0f} s of channel audio "
+                f"({100 * self.done_s / self.total_s:.0f}%)"
+            )
 
 
 def _local_paths(artifacts: ArtifactStoreResource, key: str, calls: list[dict], tmp: Path) -> list[str]:
@@ -72,11 +90,12 @@ def transcripts(
     if calls:
         transcriber = whisper.transcriber()
         model_version = transcriber.model_version
+        progress = ProgressLog(context, sum(c["duration_s"] * c["channels"] for c in calls))
         with tempfile.TemporaryDirectory(prefix="asr-transcripts-") as tmp:
             paths = _local_paths(artifacts, key, calls, Path(tmp))
             for i in range(0, len(calls), FILES_PER_CHUNK):
                 chunk = slice(i, i + FILES_PER_CHUNK)
-                results = transcriber.transcribe_batch(paths[chunk])
+                results = transcriber.transcribe_batch(paths[chunk], progress=progress)
                 now = datetime.now(UTC).isoformat()
                 records += [
                     call_record(call, segments, model_version, now)
