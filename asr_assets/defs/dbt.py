@@ -45,6 +45,7 @@ PROJECT_GLOBS = (
 )
 # Unit tests check the SQL logic on fixed rows; they run in the test suite, not in every batch's build.
 BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -124,16 +125,32 @@ def _manifest_is_stale(project: DbtProject = dbt_project) -> bool:
     )
 
 
-def prepare_dbt_project(project: DbtProject = dbt_project) -> Path:
-    """Write target/manifest.json with `dbt parse` (no database needed); returns its path.
+def _known_database_url() -> str | None:
+    """The database later builds will use, when it is known without starting anything: ASR_DATABASE_URL, or
+    the embedded server if it is already up."""
+    from asr_assets import settings
 
-    dbt parses into a private folder and the manifest is moved into place, so processes that load the
-    definitions at the same moment never read half a file.
+    if os.environ.get("ASR_DATABASE_URL"):
+        return settings.sqlalchemy_url(os.environ["ASR_DATABASE_URL"])
+    if settings.embedded_postgres_running():
+        return settings.start_embedded_postgres()  # attaches: reads the running server's socket
+    return None
+
+
+def prepare_dbt_project(project: DbtProject = dbt_project, database_url: str | None = None) -> Path:
+    """Write target/manifest.json with `dbt parse` (no connection is made); returns its path.
+
+    The profile is filled from database_url (default: the configured database if known) because dbt keeps its
+    partial-parse state only while host, port, user and database stay the same: with it, each batch's build
+    skips most of the parse. dbt parses into a private folder and the files are moved into place, so
+    processes that load the definitions at the same moment never read half a file.
     """
+    url = database_url or _known_database_url()
     target = project.project_dir / project.target_path
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target, prefix="parse-") as scratch:
-        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_PATH": scratch}
+        env = {**os.environ, **(dbt_connection(url).env() if url else {})}
+        env.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_LOG_PATH=scratch)
         result = subprocess.run(
             [
                 dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
@@ -146,7 +163,11 @@ def prepare_dbt_project(project: DbtProject = dbt_project) -> Path:
                 f"`dbt parse` failed in {project.project_dir} (exit {result.returncode}); fix the project "
                 f"and rerun:\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
             )
-        os.replace(Path(scratch) / "manifest.json", project.manifest_path)
+        # partial_parse.msgpack lets every later dbt invocation skip most of the parse (dagster-dbt copies
+        # it from here into each run's target folder).
+        for name in (PARTIAL_PARSE_FILE, "manifest.json"):
+            if (Path(scratch) / name).exists():
+                os.replace(Path(scratch) / name, target / name)
     return project.manifest_path
 
 
@@ -181,9 +202,12 @@ def dbt_transcripts(context: dg.AssetExecutionContext, dbt: DbtCliResource, post
     """Staging views and analyst marts (fct_calls, fct_utterances, call_search, ...) built by `dbt build`."""
     with postgres.connect():
         pass  # applies pending migrations first: the marts' grants need the analyst role (0002)
-    with dbt_connection_env(postgres.url):
-        invocation = dbt.cli(list(BUILD_ARGS), context=context)
-    yield from invocation.stream()
+    # A throwaway target folder: dagster-dbt's default keeps one folder (~1 MB) per run under target/,
+    # which at one build per ingest batch would grow without bound.
+    with tempfile.TemporaryDirectory(prefix="dbt-build-") as target:
+        with dbt_connection_env(postgres.url):
+            invocation = dbt.cli(list(BUILD_ARGS), context=context, target_path=Path(target))
+        yield from invocation.stream()
 
 
 @dg.definitions

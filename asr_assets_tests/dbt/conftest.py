@@ -11,11 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dagster as dg
 import psycopg2
 import pytest
+from dagster_dbt import DbtCliResource
 
 from asr_assets import settings
+from asr_assets.defs import dbt as dbt_defs
 from asr_assets.defs.dbt import DBT_PROJECT_DIR, dbt_connection, dbt_executable
+from asr_assets.defs.resources import PostgresResource
 from asr_assets.defs.sql.migrate import migrate
 
 SPOKEN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -221,12 +225,31 @@ def run_dbt(tmp_path_factory: pytest.TempPathFactory):
     return run
 
 
+def materialize_dbt_assets(url: str) -> dg.ExecuteInProcessResult:
+    """The @dbt_assets through Dagster, as a batch run builds them (dbt build: models and data tests as checks)."""
+    return dg.materialize(
+        [dbt_defs.dbt_transcripts],
+        resources={
+            "dbt": DbtCliResource(project_dir=dbt_defs.dbt_project, dbt_executable=dbt_defs.dbt_executable()),
+            "postgres": PostgresResource(database_url=url),
+        },
+        raise_on_error=False,
+    )
+
+
 @pytest.fixture(scope="session")
-def built_marts(dbt_database: str, run_dbt) -> str:
-    """Batches b1 (calls A, B) and b2 (call C) loaded and `dbt build` (models, data and unit tests) run."""
+def dbt_materialization(dbt_database: str) -> dg.ExecuteInProcessResult:
+    """Batches b1 (calls A, B) and b2 (call C) loaded, then the dbt assets materialised once for the session."""
     load_batch(dbt_database, "b1", [CALL_A, CALL_B])
     load_batch(dbt_database, "b2", [CALL_C])
-    run_dbt(dbt_database, "build")
+    return materialize_dbt_assets(dbt_database)
+
+
+@pytest.fixture(scope="session")
+def built_marts(dbt_database: str, dbt_materialization: dg.ExecuteInProcessResult) -> str:
+    """URL of the session's database with the marts built (fails the dependent tests if the build failed)."""
+    if not dbt_materialization.success:
+        pytest.fail("materialising the dbt assets failed; see test_materialising_the_dbt_assets")
     return dbt_database
 
 

@@ -9,6 +9,12 @@ FCT_CALLS_QUERY = (
 )
 
 
+def test_unit_tests_pass(built_marts, run_dbt):
+    """The redaction, talk-span, turn and talk-time logic on fixed rows (unit_tests in the models' yml)."""
+    out = run_dbt(built_marts, "test", "--select", "test_type:unit")
+    assert "PASS=4" in out
+
+
 @pytest.mark.parametrize("call_id", sorted(EXPECTED))
 def test_fct_calls_measures_talk_silence_and_overlap(built_marts, sql, call_id):
     rows = sql(built_marts, FCT_CALLS_QUERY, (call_id,))
