@@ -39,7 +39,7 @@ FRAME = SAMPLE_RATE // 100  # 80 samples = 10 ms frames for the voiced-part dete
 VOICE_RMS = 0.005  # ≈ -46 dBFS: above the prompts' own noise floor, below soft fricatives
 NOISE_RMS = 10 ** (-60 / 20)  # faint line noise, so no channel is ever digitally silent
 MIN_PAUSE_S = 0.5  # pauses shorter than this count as talk (between words, digits, prompts of one turn)
-TURN_PAUSE_S = 2.0  # a pause longer than this (a hold) starts a new turn even on the same channel
+TURN_PAUSE_S = 1.5  # a pause longer than this (a hold) starts a new turn even on the same channel
 WORD_GAP_S = (0.08, 0.18)  # jitter range between prompts inside one turn
 DIGIT_GAP_S = (0.02, 0.06)  # digits read out in a row are nearly continuous
 GROUP_GAP_S = 0.24  # the pause between digit groups ("4532 | 0151"), still below MIN_PAUSE_S
