@@ -93,6 +93,7 @@ class FakeKubernetes:
         extra_env: dict[str, str] | None = None,
         image_entrypoint: Sequence[str] = (),
         pod_timeout_s: float = 180.0,
+        termination_grace_s: float = 10.0,
         fail_pod: Callable[[dict], int | None] | None = None,
     ):
         self.namespace = namespace
@@ -103,6 +104,7 @@ class FakeKubernetes:
         # A container without `command` runs the image's ENTRYPOINT with `args`, as a container runtime does.
         self.image_entrypoint = list(image_entrypoint)
         self.pod_timeout_s = pod_timeout_s
+        self.termination_grace_s = termination_grace_s  # capped by the pod's terminationGracePeriodSeconds
         # Called with the Job body before its pod starts: an exit code fails the pod without running it.
         self.fail_pod = fail_pod
 
@@ -200,6 +202,11 @@ class FakeKubernetes:
         with self.lock:
             return "\n".join(log for pod, log in self.logs.items() if pod.startswith(job_name + "-"))
 
+    def running_pods(self) -> list[str]:
+        """Pods whose container process is still alive."""
+        with self.lock:
+            return [name for name, proc in self._procs.items() if proc.poll() is None]
+
     def wait_idle(self, timeout_s: float = 30.0) -> None:
         """Wait until every kubelet thread has finished its pod."""
         deadline = time.monotonic() + timeout_s
@@ -272,7 +279,13 @@ class FakeKubernetes:
                 pod = store.pop(name)
                 proc = self._procs.get(name)
                 if proc is not None:
-                    _kill(proc)
+                    # As a kubelet does: SIGTERM now, SIGKILL after the grace period; the API answers at once.
+                    grace = min(
+                        self.termination_grace_s, pod["spec"].get("terminationGracePeriodSeconds", 30)
+                    )
+                    killer = threading.Thread(target=_kill, args=(proc, grace), name=f"terminate-{name}")
+                    self._threads.append(killer)
+                    killer.start()
                 return 200, pod
         return 405, _status(405, "MethodNotAllowed", f"{method} on {kind}")
 
@@ -483,7 +496,13 @@ class FakeKubernetes:
             job["status"] = status
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _kill(proc: subprocess.Popen, grace_s: float = 0.0) -> None:
+    """SIGTERM the container's process group, then SIGKILL what is left after grace_s (at once when 0)."""
+    if grace_s > 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace_s)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):

@@ -12,6 +12,7 @@ $ASR_SMOKE_RECORD_DIR, which the test reads back. The values recorded are the te
 # No `from __future__ import annotations`: dagster reads the `context` annotation at definition time.
 import json
 import os
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -38,6 +39,9 @@ SEEN_ENV = (
     "HOSTNAME",
 )
 FAIL_FIRST_ATTEMPT_ENV = "ASR_SMOKE_FAIL_FIRST_ATTEMPT"  # comma-separated asset names that raise on attempt 0
+HOLD_ENV = (
+    "ASR_SMOKE_HOLD_S"  # smoke_audio keeps running this long (a step still in flight when a run is cancelled)
+)
 
 smoke_batches = dg.DynamicPartitionsDefinition(name="smoke_batches")
 RETRY = dg.RetryPolicy(max_retries=1)
@@ -69,6 +73,7 @@ def smoke_audio(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Stands for raw_audio: writes the batch's checked audio to shared storage."""
     _record(context, "smoke_audio")
     _maybe_fail(context, "smoke_audio")
+    time.sleep(float(os.environ.get(HOLD_ENV, "0")))
     out = _artifact("smoke_audio", context.partition_key)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(f"audio of {context.partition_key}")

@@ -33,7 +33,13 @@ from dagster._core.launcher import WorkerStatus
 from dagster._core.test_utils import instance_for_test
 from fake_kube import FakeKubernetes
 from k8s_real_defs import get_ingest_job
-from k8s_smoke_defs import FAIL_FIRST_ATTEMPT_ENV, TRANSCRIBE_K8S_CONFIG, get_smoke_job, smoke_batches
+from k8s_smoke_defs import (
+    FAIL_FIRST_ATTEMPT_ENV,
+    HOLD_ENV,
+    TRANSCRIBE_K8S_CONFIG,
+    get_smoke_job,
+    smoke_batches,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -133,9 +139,10 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
         namespace=NAMESPACE,
         bin_dir=Path(sys.executable).parent,  # `dagster` of this venv, as the image's PATH would have it
         workdir=dirs["kubelet"],
-        pythonpath=[HERE],  # k8s_smoke_defs, as if installed in the image
+        # The code as the image has it: the project root (installed editable there) and the test job's module.
+        pythonpath=[HERE, REPO],
         image_entrypoint=_image_entrypoint(),
-        pod_timeout_s=90,
+        pod_timeout_s=300,  # generous: on a shared 2-core machine a run pod with two steps can take a minute
     )
     with fake:
         fake.add_secret(PG_SECRET, {"postgresql-password": FAKE_PG_PASSWORD})
@@ -240,27 +247,38 @@ def _common_job_checks(body: dict) -> dict:
     return container
 
 
-@pytest.mark.timeout(180)
+def _launch(cluster: Cluster, partition: str, cwd: Path, extra_env_vars: tuple[str, ...] = ()) -> str:
+    """`dagster job launch` of the smoke job for one partition, as the daemon would submit it; returns the run id."""
+    cluster.instance.add_dynamic_partitions(smoke_batches.name, [partition])
+    env_vars = [f"ASR_SMOKE_RECORD_DIR={cluster.records}", *extra_env_vars]
+    run_config = {"execution": {"config": {"env_vars": env_vars}}}
+    launch = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "job", "launch", "-m", "k8s_smoke_defs", "-j", "smoke_job",
+         "--tags", json.dumps({"dagster/partition": partition}), "--config-json", json.dumps(run_config)],
+        env={**os.environ, "DAGSTER_HOME": str(cluster.instance.root_directory), "PYTHONPATH": f"{HERE}:{REPO}"},
+        cwd=cwd, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert launch.returncode == 0, launch.stdout + launch.stderr
+    (record,) = cluster.instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": partition}))
+    return record.dagster_run.run_id
+
+
+def _wait_until_finished(cluster: Cluster, run_id: str, timeout_s: float = 300) -> dg.DagsterRun:
+    deadline = time.monotonic() + timeout_s
+    while not (run := cluster.instance.get_run_by_id(run_id)).is_finished and time.monotonic() < deadline:
+        time.sleep(0.5)
+    cluster.fake.wait_idle()
+    return run
+
+
+@pytest.mark.timeout(400)
 def test_run_launcher_starts_a_run_pod_that_launches_the_step_jobs(cluster: Cluster, tmp_path: Path):
     """The production hop: `dagster job launch` -> K8sRunLauncher -> run pod (`dagster api execute_run`), whose
     k8s_job_executor launches the step Jobs. Both kinds of Job are checked as manifests."""
     partition = "batch-0002"
-    cluster.instance.add_dynamic_partitions(smoke_batches.name, [partition])
-    run_config = {"execution": {"config": {"env_vars": [f"ASR_SMOKE_RECORD_DIR={cluster.records}"]}}}
-    launch = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "job", "launch", "-m", "k8s_smoke_defs", "-j", "smoke_job",
-         "--tags", json.dumps({"dagster/partition": partition}), "--config-json", json.dumps(run_config)],
-        env={**os.environ, "DAGSTER_HOME": str(cluster.instance.root_directory), "PYTHONPATH": str(HERE)},
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert launch.returncode == 0, launch.stdout + launch.stderr
-    (record,) = cluster.instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": partition}))
-    run_id = record.dagster_run.run_id
-    deadline = time.monotonic() + 120
-    while not (run := cluster.instance.get_run_by_id(run_id)).is_finished and time.monotonic() < deadline:
-        time.sleep(0.5)
+    run_id = _launch(cluster, partition, tmp_path)
+    run = _wait_until_finished(cluster, run_id)
     assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run_id)
-    cluster.fake.wait_idle()
 
     # The run monitoring daemon's view of the run pod: its Job succeeded.
     assert cluster.instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.SUCCESS
@@ -318,7 +336,7 @@ def test_run_launcher_starts_a_run_pod_that_launches_the_step_jobs(cluster: Clus
     assert cluster.instance.get_materialized_partitions(dg.AssetKey("smoke_transcripts")) == {partition}
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(400)
 def test_pod_failure_and_app_failure_are_retried(cluster: Cluster):
     # (a) The first Job of smoke_audio dies before its process starts (OOM-kill, node lost): only the executor's
     # health check (every 20 s) can see it. (b) smoke_transcripts raises on its first attempt: the step process
@@ -372,7 +390,7 @@ def k8s_database_url(embedded_server_url: str) -> Iterator[str]:
         admin.close()
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(400)
 def test_real_raw_audio_step_runs_in_a_kubernetes_job(
     cluster: Cluster, k8s_database_url: str, sample_calls: list[Path], monkeypatch: pytest.MonkeyPatch
 ):
@@ -427,3 +445,28 @@ def test_real_raw_audio_step_runs_in_a_kubernetes_job(
         p for p in (cluster.storage / "raw_audio" / request.partition_key).iterdir() if p.suffix == ".wav"
     ]
     assert len(written) == 1 and written[0].read_bytes() == sample_calls[0].read_bytes()
+
+
+@pytest.mark.timeout(400)
+def test_cancelling_a_run_deletes_the_run_pod_and_its_step_jobs(cluster: Cluster, tmp_path: Path):
+    """What the UI's "Terminate" does: K8sRunLauncher deletes the run Job and its pod; the run worker gets SIGTERM
+    and deletes the Jobs and pods of the steps still in flight (they would go on running otherwise)."""
+    run_id = _launch(cluster, "batch-0004", tmp_path, extra_env_vars=(f"{HOLD_ENV}=600",))
+    deadline = time.monotonic() + 300
+    while cluster.record("smoke_audio", 0) is None and time.monotonic() < deadline:
+        time.sleep(0.5)  # until the step pod's process is running the asset
+    assert cluster.record("smoke_audio", 0) is not None, _failure_text(cluster, run_id)
+
+    assert cluster.instance.run_launcher.terminate(run_id)
+    run = _wait_until_finished(cluster, run_id)
+    assert run.status == dg.DagsterRunStatus.CANCELED
+
+    run_job, step_job = f"dagster-run-{run_id}", _step_job_name(run_id, "smoke_audio")
+    deletes = [p.rsplit("/", 1)[-1] for m, p in cluster.fake.requests if m == "DELETE"]
+    assert run_job in deletes and step_job in deletes
+    pods = [p for p in deletes if p not in (run_job, step_job)]
+    assert any(p.startswith(run_job + "-") for p in pods) and any(p.startswith(step_job + "-") for p in pods)
+    assert cluster.fake.running_pods() == [], "a container process survived its pod's deletion"
+    assert cluster.fake.job_names() == [run_job, step_job]  # smoke_transcripts never started
+    messages = [e.message for e in _events(cluster.instance, run_id, DagsterEventType.ENGINE_EVENT)]
+    assert "Executor received termination signal, forwarding to steps" in messages
