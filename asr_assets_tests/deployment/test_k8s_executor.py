@@ -75,7 +75,6 @@ def _launcher_config(home: Path, kubeconfig: Path) -> dict:
     The code location's layer (includeConfigInLaunchedRuns: env, envSecrets, envConfigMaps, resources) reaches
     runs through their code-location origin, which a test run has none of, so it goes on the launcher here.
     """
-    pod_security = LAUNCHER["runK8sConfig"]["podSpecConfig"]["securityContext"]
     return {
         "module": "dagster_k8s",
         "class": "K8sRunLauncher",
@@ -91,13 +90,10 @@ def _launcher_config(home: Path, kubeconfig: Path) -> dict:
             "dagster_home": str(home),
             "labels": LAUNCHER["labels"],
             "security_context": LAUNCHER["securityContext"],
+            # The chart renames runK8sConfig's top-level keys and passes what is inside as written (camelCase).
             "run_k8s_config": {
-                "pod_spec_config": {"security_context": pod_security},
-                "job_spec_config": {
-                    "ttl_seconds_after_finished": LAUNCHER["runK8sConfig"]["jobSpecConfig"][
-                        "ttlSecondsAfterFinished"
-                    ]
-                },
+                "pod_spec_config": LAUNCHER["runK8sConfig"]["podSpecConfig"],
+                "job_spec_config": LAUNCHER["runK8sConfig"]["jobSpecConfig"],
             },
             "env_secrets": [s["name"] for s in DEPLOYMENT["envSecrets"]],
             "env_config_maps": [c["name"] for c in DEPLOYMENT["envConfigMaps"]],

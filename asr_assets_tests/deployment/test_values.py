@@ -196,11 +196,10 @@ def test_instance_settings_are_accepted_by_dagster():
     validate_concurrency_config(instance)
 
     launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    # The chart renames runK8sConfig's top-level keys and passes what is inside as written (camelCase).
     run_k8s_config = {
-        "pod_spec_config": {"security_context": launcher["runK8sConfig"]["podSpecConfig"]["securityContext"]},
-        "job_spec_config": {
-            "ttl_seconds_after_finished": launcher["runK8sConfig"]["jobSpecConfig"]["ttlSecondsAfterFinished"]
-        },
+        "pod_spec_config": launcher["runK8sConfig"]["podSpecConfig"],
+        "job_spec_config": launcher["runK8sConfig"]["jobSpecConfig"],
     }
     launcher_config = {
         "load_incluster_config": launcher["loadInclusterConfig"],
