@@ -2,11 +2,15 @@
 -- The raw schema keeps unredacted transcripts and the staging views (asr_staging) expose them, so the role
 -- gets no privilege on either. NOLOGIN: people log in as their own roles and are granted analyst
 -- (`grant analyst to alice`). Roles are cluster-wide, so creating it is conditional.
+-- The advisory lock of the migration runner is per database, so two databases of one server migrating at the
+-- same moment can both find the role missing: the loser's duplicate is ignored.
 do $$
 begin
     if not exists (select from pg_catalog.pg_roles where rolname = 'analyst') then
         create role analyst nologin;
     end if;
+exception
+    when duplicate_object or unique_violation then null;
 end
 $$;
 
