@@ -40,6 +40,7 @@ HEARTBEAT_TOLERANCE_S = (
 )
 POLL_S = 1.0
 TEXT_PREVIEW_CHARS = 48
+REASON_PREVIEW_CHARS = 100
 UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f/\\:*?<>|]")
 
 
@@ -294,31 +295,39 @@ def report_rows(conn, checksums: list[str]) -> dict[str, tuple]:
     return rows
 
 
-def print_report(landed: list[LandedCopy], rows: dict[str, tuple], keys: dict[str, str]) -> tuple[int, int]:
+def print_report(
+    landed: list[LandedCopy], rows: dict[str, tuple], keys: dict[str, str]
+) -> tuple[int, int, int]:
+    """One line per file of DIR; returns (transcribed, quarantined, duplicates)."""
     header = f"{'file':<32} {'batch':<16} {'dur s':>7} {'ch':>2} {'words':>5} {'mean p':>6}  text / status"
     print(header)
     print("-" * len(header))
     first_of: dict[str, str] = {}
-    ok = quarantined = 0
+    ok = quarantined = duplicates = 0
     for item in landed:
         status, duration, channels, words, mean_p, text = rows.get(item.checksum, ("missing",) + (None,) * 5)
         note = text or ""
         if item.checksum in first_of:
-            note = f"duplicate of {first_of[item.checksum]}"
+            note, status = f"duplicate of {first_of[item.checksum]}", "duplicate"
+            duplicates += 1
         first_of.setdefault(item.checksum, item.name)
         ok += status == "ok"
         quarantined += status == "quarantined"
         if status == "missing":
             note = "not loaded (see the run's logs)"
-        if len(note) > TEXT_PREVIEW_CHARS and status == "ok":
-            note = note[: TEXT_PREVIEW_CHARS - 1] + "…"
+        if status == "quarantined":
+            code, _, reason = note.partition(": ")
+            note = f"{code}: {reason.removeprefix(item.name + ': ')}"
+        limit = TEXT_PREVIEW_CHARS if status == "ok" else REASON_PREVIEW_CHARS
+        if len(note) > limit:  # the full reason is in asr_raw.quarantine
+            note = note[: limit - 1] + "…"
         print(
             f"{item.name[:32]:<32} {keys.get(item.checksum, '-'):<16} "
             f"{'' if duration is None else f'{duration:.1f}':>7} {'' if channels is None else channels:>2} "
             f"{'' if words is None else words:>5} {'' if mean_p is None else f'{mean_p:.3f}':>6}  "
             f"{'QUARANTINED ' if status == 'quarantined' else ''}{note}"
         )
-    return ok, quarantined
+    return ok, quarantined, duplicates
 
 
 def ingest(args: argparse.Namespace) -> int:
@@ -379,17 +388,37 @@ def ingest(args: argparse.Namespace) -> int:
         if started_pg:
             settings.stop_embedded_postgres()
     print()
-    ok, quarantined = print_report(landed, rows, keys)
+    ok, quarantined, duplicates = print_report(landed, rows, keys)
     failed = [key for key, record in runs.items() if not record.dagster_run.is_success]
     print()
     print(
-        f"{len(landed)} file(s): {ok} transcribed, {quarantined} quarantined; {len(runs)} batch run(s), "
+        f"{len(landed)} file(s): {ok} transcribed, {quarantined} quarantined"
+        + (f", {duplicates} duplicate(s)" if duplicates else "")
+        + f"; {len(runs)} batch run(s), "
         f"{len(runs) - len(failed)} succeeded; {time.monotonic() - started_at:.0f} s"
     )
     for key in failed:
         run = runs[key].dagster_run
-        print(f"batch {key}: run {run.run_id} {run.status.value}: see `make ui` -> Runs", file=sys.stderr)
+        print(
+            f"batch {key}: run {run.run_id} {run.status.value}; details in `asr-assets ui` -> Runs",
+            file=sys.stderr,
+        )
+        for step, error in step_failures(instance, run.run_id):
+            print(f"  {step}: {error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def step_failures(instance, run_id: str, max_chars: int = 800) -> list[tuple[str, str]]:
+    """(step, first part of the error) of each failed step of a run, for the summary."""
+    from dagster import DagsterEventType
+
+    failures = []
+    for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+        event = record.dagster_event
+        error = event.step_failure_data.error if event and event.step_failure_data else None
+        message = (error.cause.message if error and error.cause else None) or (error.message if error else "")
+        failures.append((event.step_key if event else "?", message.strip()[:max_chars]))
+    return failures
 
 
 def ui(args: argparse.Namespace) -> int:

@@ -107,3 +107,23 @@ def test_ingest_runs_calls_through_the_daemon_on_the_embedded_database(
     again = _ingest(calls, 120)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "1 batch run(s), 1 succeeded" in again.stdout
+
+
+def test_report_shows_text_reasons_and_duplicates(capsys, tmp_path):
+    from asr_assets.ingest import LandedCopy, print_report
+
+    landed = [
+        LandedCopy(tmp_path / "a.wav", "a.wav", "c1"),
+        LandedCopy(tmp_path / "bad.wav", "bad.wav", "c2"),
+        LandedCopy(tmp_path / "a copy.wav", "a copy.wav", "c1"),
+    ]
+    rows = {
+        "c1": ("ok", 12.5, 2, 30, 0.91, "Hello, thank you for calling. " * 5),
+        "c2": ("quarantined", None, None, None, None, "empty: bad.wav: empty file (0 bytes); re-upload it"),
+    }
+    counts = print_report(landed, rows, {"c1": "b1", "c2": "b1"})
+    out = capsys.readouterr().out
+    assert counts == (1, 1, 1)
+    assert "Hello, thank you for calling." in out and "…" in out
+    assert "QUARANTINED empty: empty file (0 bytes); re-upload it" in out
+    assert "duplicate of a.wav" in out
