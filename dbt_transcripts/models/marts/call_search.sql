@@ -14,7 +14,10 @@ with
 
 pending_batches as (
 
-    {{ select_pending_batches() }}
+    select partition_key, max(loaded_at) as batch_loaded_at
+    from {{ ref('stg_calls') }}
+    where {{ filter_pending_batches() }}
+    group by partition_key
 
 ),
 
@@ -36,6 +39,7 @@ utterances as (
     select fct_utterances.*
     from {{ ref('fct_utterances') }} as fct_utterances
     inner join calls on fct_utterances.call_id = calls.call_id
+    where {{ filter_pending_batches('fct_utterances.partition_key') }}
 
 ),
 

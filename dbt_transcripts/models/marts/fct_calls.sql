@@ -11,7 +11,10 @@ with
 
 pending_batches as (
 
-    {{ select_pending_batches() }}
+    select partition_key, max(loaded_at) as batch_loaded_at
+    from {{ ref('stg_calls') }}
+    where {{ filter_pending_batches() }}
+    group by partition_key
 
 ),
 
@@ -30,6 +33,7 @@ talk_spans as (
     select fct_talk_spans.*
     from {{ ref('fct_talk_spans') }} as fct_talk_spans
     inner join pending_batches on fct_talk_spans.partition_key = pending_batches.partition_key
+    where {{ filter_pending_batches('fct_talk_spans.partition_key') }}
 
 ),
 
@@ -38,6 +42,7 @@ utterances as (
     select fct_utterances.*
     from {{ ref('fct_utterances') }} as fct_utterances
     inner join pending_batches on fct_utterances.partition_key = pending_batches.partition_key
+    where {{ filter_pending_batches('fct_utterances.partition_key') }}
 
 ),
 
@@ -46,6 +51,7 @@ words as (
     select stg_words.*
     from {{ ref('stg_words') }} as stg_words
     inner join calls on stg_words.call_id = calls.call_id
+    where {{ filter_pending_batches('stg_words.partition_key') }}
 
 ),
 

@@ -11,7 +11,10 @@ with
 
 pending_batches as (
 
-    {{ select_pending_batches() }}
+    select partition_key, max(loaded_at) as batch_loaded_at
+    from {{ ref('stg_calls') }}
+    where {{ filter_pending_batches() }}
+    group by partition_key
 
 ),
 
@@ -42,6 +45,7 @@ words as (
         stg_words.probability
     from {{ ref('stg_words') }} as stg_words
     inner join calls on stg_words.call_id = calls.call_id
+    where {{ filter_pending_batches('stg_words.partition_key') }}
 
 ),
 
