@@ -35,10 +35,12 @@ logger = logging.getLogger(__name__)
 
 MAX_LENGTH = 448  # CTranslate2's default max_length = n_text_ctx
 WINDOW_BUCKETS = (1, 2, 4, 8, 16)  # windows per compiled call (rows = windows x beams)
-PROMPT_BUCKETS = (1, 4, 16, 64, 128, 256, 448)  # left-padded prompt lengths
+PROMPT_BUCKETS = (1, 4, 16, 64, 128, 256, 448)  # left-padded prompt lengths of the (cheap) prefill program
+# The decoding loop (the expensive compile) sees the prompt's keys/values padded to one of these few sizes.
+LOOP_PROMPT_BUCKETS = (16, 256, 448)
 ALIGN_BUCKETS = (16, 32, 64, 128, 256, 448)  # right-padded forced-alignment lengths
 # The generated-token cache grows in phases so early steps attend over (and reorder) short caches only.
-GEN_PHASES: tuple[int, ...] = ()  # e.g. (32, 96); each phase is one more while loop to compile
+GEN_PHASES: tuple[int, ...] = (64,)  # generated-token cache sizes before the full budget (see generate)
 N_TIMESTAMPS = 1501  # <|0.00|> .. <|30.00|>
 
 
@@ -108,7 +110,8 @@ class WhisperEngine:
         self.tokens = SpecialTokens.from_checkpoint(checkpoint)
         self.model = build_model(checkpoint.dims, weights)
         self._encode_fn = tf.function(self.model.encoder, jit_compile=True)
-        self._generate_fns: dict[tuple, object] = {}
+        self._prefill_fns: dict[tuple, object] = {}
+        self._loop_fns: dict[tuple, object] = {}
         self._align_fns: dict[tuple, object] = {}
 
     # ------------------------------------------------------------------ encoder
@@ -222,33 +225,60 @@ class WhisperEngine:
         if w > n:
             enc = tf.concat([enc, tf.repeat(enc[-1:], w - n, axis=0)], axis=0)
         suppress, begin = self._suppress_masks(options)
-        fn = self._generate_fn(mode, w, k, p, g, max_cand)
-        out = fn(
-            enc,
-            tf.constant(tokens),
-            tf.constant(positions),
-            tf.constant(key_start),
-            tf.constant(sot_slot),
-            tf.constant(budget),
-            tf.constant(ts_rules),
+        slots = _bucket(p, LOOP_PROMPT_BUCKETS)
+        cross, prompt_kv, prompt_valid, first_logits, no_speech = self._prefill_fn(w, p, slots)(
+            enc, tf.constant(tokens), tf.constant(positions), tf.constant(key_start), tf.constant(sot_slot)
+        )
+        no_speech = np.asarray(no_speech)
+        consts = {
+            "cross": cross,
+            "prompt_kv": prompt_kv,
+            "prompt_valid": prompt_valid,
+            "next_pos": tf.constant(positions.max(axis=1) + 1),
+            "budget": tf.constant(budget),
+            "ts_rules": tf.constant(ts_rules),
+        }
+        scalars = (
             tf.constant(suppress),
             tf.constant(begin),
             tf.constant(options.max_initial_timestamp_index, tf.int32),
             tf.constant(max(options.temperature, 1e-6), tf.float32),
             tf.constant([options.seed, 0], tf.int32),
         )
-        hyp_tokens, hyp_len, hyp_score, hyp_count, no_speech = (np.asarray(x) for x in out)
+        phases = [x for x in GEN_PHASES if x < g] + [g]
+        state = _initial_state(mode, w, k, g, max_cand, phases[0], first_logits, self.model.decoder)
+        t = tf.constant(0)
+        live = list(range(n)) + [n - 1] * (w - n)  # the original window each slot holds
+        hyps: dict[int, tuple] = {}
+        for i, cache in enumerate(phases):
+            if i:
+                grow = [[0, 0], [0, 0], [0, cache - phases[i - 1]], [0, 0]]
+                state["gen"] = tuple((tf.pad(a, grow), tf.pad(b, grow)) for a, b in state["gen"])
+            loop = self._loop_fn(mode, len(live), k, slots, cache, g, max_cand)
+            t, state = loop(consts, scalars, state, t, tf.constant(cache))
+            done = np.asarray(state["done"]).reshape(len(live), -1).all(axis=1)
+            for slot in np.flatnonzero(done):
+                hyps.setdefault(live[slot], _hypotheses(mode, state, int(slot), k))
+            if len(hyps) == n:
+                break
+            # Stragglers go on alone in a smaller bucket: one long window must not hold the whole batch.
+            keep = list({live[j]: j for j in reversed(range(len(live))) if live[j] not in hyps}.values())[
+                ::-1
+            ]
+            keep += [keep[-1]] * (_bucket(len(keep), WINDOW_BUCKETS) - len(keep))
+            live = [live[j] for j in keep]
+            consts, state = _select_windows(consts, state, keep, k, mode)
         results = []
         for i in range(n):
-            lens = hyp_len[i, : hyp_count[i]].astype(np.float64)
-            scores = hyp_score[i, : hyp_count[i]].astype(np.float64)
+            hyp_tokens, lens, scores = hyps[i]
+            lens, scores = lens.astype(np.float64), scores.astype(np.float64)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ranked = np.where(lens > 0, scores / np.power(lens, options.length_penalty), -np.inf)
             best = int(np.argmax(ranked))
             length = int(lens[best])
             results.append(
                 GenerationResult(
-                    tokens=[int(t) for t in hyp_tokens[i, best, :length]],
+                    tokens=[int(x) for x in hyp_tokens[best, :length]],
                     sum_logprob=float(scores[best]),
                     avg_logprob=float(scores[best] / (length + 1)),
                     no_speech_prob=float(no_speech[i]),
@@ -256,15 +286,28 @@ class WhisperEngine:
             )
         return results
 
-    def _generate_fn(self, mode: str, w: int, k: int, p: int, g: int, max_cand: int):
-        key = (mode, w, k, p, g, max_cand)
-        if key not in self._generate_fns:
-            logger.info(
-                "compiling generate for %s windows=%d rows/window=%d prompt=%d new=%d", mode, w, k, p, g
+    def _prefill_fn(self, w: int, p: int, slots: int):
+        key = (w, p, slots)
+        if key not in self._prefill_fns:
+            self._prefill_fns[key] = tf.function(
+                _Prefill(self.model.decoder, self.tokens.no_speech, slots), jit_compile=True
             )
-            program = _GenerateProgram(self.model.decoder, self.tokens, mode, k, g, max_cand)
-            self._generate_fns[key] = tf.function(program, jit_compile=True)
-        return self._generate_fns[key]
+        return self._prefill_fns[key]
+
+    def _loop_fn(self, mode: str, w: int, k: int, slots: int, cache: int, g: int, max_cand: int):
+        key = (mode, w, k, slots, cache, g, max_cand)
+        if key not in self._loop_fns:
+            logger.info(
+                "compiling %s decoding: windows=%d rows/window=%d prompt=%d cache=%d",
+                mode,
+                w,
+                k,
+                slots,
+                cache,
+            )
+            program = _DecodeLoop(self.model.decoder, self.tokens, mode, k, g, max_cand)
+            self._loop_fns[key] = tf.function(program, jit_compile=True)
+        return self._loop_fns[key]
 
     # ------------------------------------------------------------------ align
 
@@ -343,11 +386,30 @@ class WhisperEngine:
         return self._align_fns[key]
 
 
-class _GenerateProgram:
-    """The traced body of one generate bucket: prefill, then a tf.while_loop per cache phase.
+class _Prefill:
+    """Prompt pass, one row per window: cross-attention K/V, prompt K/V padded to `slots`, first logits, no_speech."""
 
-    Outputs (hypothesis tokens (W, F, G), lengths (W, F), summed log-probs (W, F), counts (W,), no_speech (W,)),
-    with F hypothesis slots per window (the independent rows of greedy/sampling, or beam-search finishes).
+    def __init__(self, decoder, no_speech: int, slots: int):
+        self.decoder, self.no_speech, self.slots = decoder, no_speech, slots
+
+    def __call__(self, enc, tokens, positions, key_start, sot_slot):
+        dec = self.decoder
+        p = tokens.shape[1]
+        cross = dec.cross_kv(enc)
+        h, prompt_kv, _ = dec.prefill(tokens, positions, key_start, cross)
+        both = dec.logits(tf.stack([h[:, p - 1], tf.gather(h, sot_slot, batch_dims=1)], axis=1))  # (W, 2, V)
+        no_speech = tf.nn.softmax(both[:, 1], axis=-1)[:, self.no_speech]  # raw logits at the sot position
+        grow = [[0, 0], [0, 0], [0, self.slots - p], [0, 0]]
+        prompt_kv = tuple((tf.pad(a, grow), tf.pad(b, grow)) for a, b in prompt_kv)
+        valid = (tf.range(self.slots)[None] >= key_start[:, None]) & (tf.range(self.slots)[None] < p)
+        return cross, prompt_kv, valid, both[:, 0], no_speech
+
+
+class _DecodeLoop:
+    """The traced decoding loop of one bucket: a tf.while_loop per generated-cache phase.
+
+    Outputs (hypothesis tokens (W, F, G), lengths (W, F), summed log-probs (W, F), counts (W,)), with F hypothesis
+    slots per window (the independent rows of greedy/sampling, or beam-search finishes).
     """
 
     def __init__(self, decoder, tokens: SpecialTokens, mode: str, k: int, g: int, max_cand: int):
@@ -360,103 +422,28 @@ class _GenerateProgram:
             max_cand,
         )
 
-    def __call__(
-        self,
-        enc,
-        tokens,
-        positions,
-        key_start,
-        sot_slot,
-        budget,
-        ts_rules,
-        suppress,
-        begin,
-        max_init,
-        temp,
-        seed,
-    ):
-        dec, tok, k, g = self.decoder, self.tok, self.k, self.g
-        w, p = tokens.shape[0], tokens.shape[1]
-        r = w * k
-        cross = dec.cross_kv(enc)
-        h, prompt_kv, _ = dec.prefill(tokens, positions, key_start, cross)
-        last_and_sot = tf.stack([h[:, p - 1], tf.gather(h, sot_slot, batch_dims=1)], axis=1)  # (W, 2, d)
-        both = dec.logits(last_and_sot)
-        no_speech = tf.nn.softmax(both[:, 1], axis=-1)[:, tok.no_speech]
-        logits = tf.repeat(both[:, 0], k, axis=0)  # (R, V)
-        prompt_bias = tf.where(tf.range(p)[None] >= key_start[:, None], 0.0, MASK_VALUE)[
-            :, None, None, None, :
-        ]
+    def __call__(self, consts: dict, scalars: tuple, state: dict, t, t_end):
+        """Run steps t .. t_end - 1, or until every window is done; returns (t, state)."""
+        dec, tok, k = self.decoder, self.tok, self.k
+        suppress, begin, max_init, temp, seed = scalars
+        prompt_kv, cross, budget = consts["prompt_kv"], consts["cross"], consts["budget"]
+        prompt_bias = tf.where(consts["prompt_valid"], 0.0, MASK_VALUE)[:, None, None, None, :]
         rows_budget = tf.repeat(budget, k)
-        rows_rules = tf.repeat(ts_rules, k)
-        next_pos = tf.repeat(tf.reduce_max(positions, axis=1) + 1, k)  # position of the first generated token
-        phases = [x for x in GEN_PHASES if x < g] + [g]
-        hd = dec.head_dim
-        gen = tuple(
-            (tf.zeros((r, dec.n_head, phases[0], hd)), tf.zeros((r, dec.n_head, phases[0], hd)))
-            for _ in dec.blocks
-        )
-        hist = tf.zeros((r, g), tf.int32)
-        t = tf.constant(0)
-
-        def process(logits, t, hist):
-            return _apply_rules(logits, t, hist, rows_rules, suppress, begin, max_init, tok)
-
-        def forward(next_tokens, t, gen):
-            h, gen = dec.step(
-                next_tokens[:, None], (next_pos + t)[:, None], prompt_kv, prompt_bias, gen, t, cross, k
-            )
-            return dec.logits(h[:, 0]), gen
-
-        if self.mode == "beam":
-            f = self.max_cand + k  # finishes registered before the window stops, + 1 trash slot
-            state = dict(
-                logits=logits,
-                gen=gen,
-                hist=hist,
-                scores=tf.tile(tf.concat([[0.0], tf.fill([k - 1], float("-inf"))], 0), [w]),
-                fin_tokens=tf.zeros((w, f, g), tf.int32),
-                fin_len=tf.zeros((w, f), tf.int32),
-                fin_score=tf.zeros((w, f), tf.float32),
-                fin_count=tf.zeros((w,), tf.int32),
-                done=tf.zeros((w,), bool),
-            )
-            step = self._beam_step
-        else:
-            state = dict(
-                logits=logits,
-                gen=gen,
-                hist=hist,
-                scores=tf.zeros((r,)),
-                lengths=tf.zeros((r,), tf.int32),
-                done=tf.zeros((r,), bool),
-            )
-            step = self._independent_step
+        rows_rules = tf.repeat(consts["ts_rules"], k)
+        next_pos = tf.repeat(consts["next_pos"], k)  # position of the first generated token
+        step = self._beam_step if self.mode == "beam" else self._independent_step
 
         def body(t, state):
-            logp = process(state["logits"], t, state["hist"])
-            state, next_tokens = step(t, logp, state, rows_budget, budget, temp, seed)
-            state["logits"], state["gen"] = forward(next_tokens, t, state["gen"])
+            logp = _apply_rules(state["logits"], t, state["hist"], rows_rules, suppress, begin, max_init, tok)
+            state, chosen = step(t, logp, state, rows_budget, budget, temp, seed)
+            h, state["gen"] = dec.step(
+                chosen[:, None], (next_pos + t)[:, None], prompt_kv, prompt_bias, state["gen"], t, cross, k
+            )
+            state["logits"] = dec.logits(h[:, 0])
             return t + 1, state
 
-        for i, end in enumerate(phases):
-            if i:
-                grow = [[0, 0], [0, 0], [0, end - phases[i - 1]], [0, 0]]
-                state["gen"] = tuple((tf.pad(a, grow), tf.pad(b, grow)) for a, b in state["gen"])
-            t, state = tf.while_loop(
-                lambda t, s, end=end: (t < end) & ~tf.reduce_all(s["done"]),
-                body,
-                (t, state),
-                maximum_iterations=end,
-            )
-        if self.mode == "beam":
-            return state["fin_tokens"], state["fin_len"], state["fin_score"], state["fin_count"], no_speech
-        return (
-            tf.reshape(state["hist"], (w, k, g)),
-            tf.reshape(state["lengths"], (w, k)),
-            tf.reshape(state["scores"], (w, k)),
-            tf.fill((w,), k),
-            no_speech,
+        return tf.while_loop(
+            lambda t, s: (t < t_end) & ~tf.reduce_all(s["done"]), body, (t, state), maximum_iterations=self.g
         )
 
     def _independent_step(self, t, logp, state, rows_budget, budget, temp, seed):
@@ -485,7 +472,8 @@ class _GenerateProgram:
         v = logp.shape[-1]
         w = budget.shape[0]
         total = tf.reshape(state["scores"][:, None] + logp, (w, k * v))
-        cand_score, cand_idx = tf.math.top_k(total, 2 * k)  # (W, 2K)
+        cand_idx = tf.math.top_k(total, 2 * k).indices  # (W, 2K)
+        cand_score = tf.gather(total, cand_idx, batch_dims=1)
         cand_beam, cand_tok = cand_idx // v, cand_idx % v
         is_eot = cand_tok == eot
         last = (t + 1 >= budget)[:, None]  # (W, 1)
@@ -513,14 +501,17 @@ class _GenerateProgram:
         reg = fin & ~state["done"][:, None]
         f = state["fin_len"].shape[1]
         slot = state["fin_count"][:, None] + tf.cumsum(tf.cast(reg, tf.int32), axis=1) - 1
-        slot = tf.where(reg, tf.minimum(slot, f - 2), f - 1)  # f - 1: trash slot for non-finished candidates
-        idx = tf.stack([tf.broadcast_to(tf.range(w)[:, None], (w, k)), slot], axis=-1)
+        # One-hot writes instead of tf.tensor_scatter_nd_update: XLA CPU made those scatters cost ~50 ms a step.
+        put = reg[:, :, None] & (slot[:, :, None] == tf.range(f)[None, None])  # (W, K, F), <= 1 true per slot
+        hit = tf.reduce_any(put, axis=1)  # (W, F)
+        put_i = tf.cast(put, tf.int32)
         state = dict(state)
-        state["fin_tokens"] = tf.tensor_scatter_nd_update(state["fin_tokens"], idx, cand_hist)
-        state["fin_len"] = tf.tensor_scatter_nd_update(
-            state["fin_len"], idx, tf.where(is_eot[:, :k], t, t + 1)
-        )
-        state["fin_score"] = tf.tensor_scatter_nd_update(state["fin_score"], idx, cand_score[:, :k])
+        new_tokens = tf.einsum("wkf,wkg->wfg", put_i, cand_hist)
+        state["fin_tokens"] = tf.where(hit[:, :, None], new_tokens, state["fin_tokens"])
+        new_len = tf.reduce_sum(put_i * tf.where(is_eot[:, :k], t, t + 1)[:, :, None], axis=1)
+        state["fin_len"] = tf.where(hit, new_len, state["fin_len"])
+        fin_new_score = tf.reduce_sum(tf.where(put, cand_score[:, :k, None], 0.0), axis=1)
+        state["fin_score"] = tf.where(hit, fin_new_score, state["fin_score"])
         state["fin_count"] = state["fin_count"] + tf.reduce_sum(tf.cast(reg, tf.int32), axis=1)
         state["done"] = state["done"] | (state["fin_count"] >= self.max_cand) | last[:, 0]
 
@@ -530,6 +521,64 @@ class _GenerateProgram:
         state["scores"] = tf.reshape(new_score, (-1,))
         state["gen"] = tuple((tf.gather(a, rows), tf.gather(b, rows)) for a, b in state["gen"])
         return state, flat_tok
+
+
+def _initial_state(
+    mode: str, w: int, k: int, g: int, max_cand: int, cache: int, first_logits, decoder
+) -> dict:
+    """Loop state: per row the next logits, generated ids (R, G) and keys/values (cache slots); per window the
+    finished hypotheses (beam) or per row the score, length and done flag (greedy / sampling)."""
+    r = w * k
+    shape = (r, decoder.n_head, cache, decoder.head_dim)
+    state = {
+        "logits": tf.repeat(first_logits, k, axis=0),  # every row of a window starts from its prompt
+        "gen": tuple((tf.zeros(shape), tf.zeros(shape)) for _ in decoder.blocks),
+        "hist": tf.zeros((r, g), tf.int32),
+    }
+    if mode == "beam":
+        f = max_cand + k - 1  # the most finishes a window can register before it stops
+        # Only the first beam is alive at step 0 (CT2 expands after the first step).
+        state["scores"] = tf.tile(tf.concat([[0.0], tf.fill([k - 1], float("-inf"))], 0), [w])
+        state["fin_tokens"] = tf.zeros((w, f, g), tf.int32)
+        state["fin_len"] = tf.zeros((w, f), tf.int32)
+        state["fin_score"] = tf.zeros((w, f), tf.float32)
+        state["fin_count"] = tf.zeros((w,), tf.int32)
+        state["done"] = tf.zeros((w,), bool)
+    else:
+        state["scores"] = tf.zeros((r,))
+        state["lengths"] = tf.zeros((r,), tf.int32)
+        state["done"] = tf.zeros((r,), bool)
+    return state
+
+
+def _hypotheses(mode: str, state: dict, slot: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tokens (F, G), lengths (F,), summed log-probs (F,)) of one finished window."""
+    if mode == "beam":
+        count = int(state["fin_count"][slot])
+        return (
+            np.asarray(state["fin_tokens"][slot, :count]),
+            np.asarray(state["fin_len"][slot, :count]),
+            np.asarray(state["fin_score"][slot, :count]),
+        )
+    rows = slice(slot * k, (slot + 1) * k)
+    return (
+        np.asarray(state["hist"][rows]),
+        np.asarray(state["lengths"][rows]),
+        np.asarray(state["scores"][rows]),
+    )
+
+
+def _select_windows(consts: dict, state: dict, windows: list[int], k: int, mode: str) -> tuple[dict, dict]:
+    """Keep the given window slots (in this order, repeats allowed) of the loop constants and state."""
+    win = tf.constant(windows, tf.int32)
+    rows = tf.constant([w * k + j for w in windows for j in range(k)], tf.int32)
+    per_window = {"fin_tokens", "fin_len", "fin_score", "fin_count"} | ({"done"} if mode == "beam" else set())
+    consts = {name: tf.nest.map_structure(lambda x: tf.gather(x, win), v) for name, v in consts.items()}
+    state = {
+        name: tf.nest.map_structure(lambda x, i=(win if name in per_window else rows): tf.gather(x, i), v)
+        for name, v in state.items()
+    }
+    return consts, state
 
 
 def _apply_rules(logits, t, hist, rules, suppress, begin, max_init, tok: SpecialTokens):
