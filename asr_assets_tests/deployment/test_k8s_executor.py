@@ -46,6 +46,7 @@ REPO = HERE.parents[1]
 VALUES = yaml.safe_load((REPO / "deployment" / "values.yaml").read_text())
 DEPLOYMENT = VALUES["dagster-user-deployments"]["deployments"][0]
 LAUNCHER = VALUES["runLauncher"]["config"]["k8sRunLauncher"]
+MONITORING = VALUES["dagsterDaemon"]["runMonitoring"]
 
 NAMESPACE = "asr"
 IMAGE = f"{DEPLOYMENT['image']['repository']}:{DEPLOYMENT['image']['tag']}"
@@ -117,7 +118,14 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+def cluster(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Cluster]:
+    """The fake cluster and an instance configured as deployment/values.yaml renders it; indirect parametrization
+    may override `max_resume_run_attempts`."""
+    max_resume = getattr(request, "param", {}).get(
+        "max_resume_run_attempts", MONITORING["maxResumeRunAttempts"]
+    )
     # The run worker polls the event log every 0.2 s instead of 1 s. The health check stays at dagster's 20 s.
     monkeypatch.setenv("DAGSTER_STEP_DELEGATING_EXECUTOR_SLEEP_SECONDS", "0.2")
     for name in (
@@ -151,6 +159,14 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
             "run_launcher": _launcher_config(dirs["dagster_home"], kubeconfig),
             # `dagster job launch` hands the run straight to the launcher (no daemon in these tests).
             "run_coordinator": {"module": "dagster.core.run_coordinator", "class": "DefaultRunCoordinator"},
+            # As the chart renders dagsterDaemon.runMonitoring (the run worker reads it: will a crash be resumed?).
+            "run_monitoring": {
+                "enabled": MONITORING["enabled"],
+                "start_timeout_seconds": MONITORING["startTimeoutSeconds"],
+                "max_resume_run_attempts": max_resume,
+                "poll_interval_seconds": MONITORING["pollIntervalSeconds"],
+                "max_runtime_seconds": MONITORING["maxRuntimeSeconds"],
+            },
         }
         with instance_for_test(temp_dir=str(dirs["dagster_home"]), overrides=overrides) as instance:
             yield Cluster(fake, instance, dirs["records"], dirs["storage"], dirs["landing"])
@@ -263,7 +279,7 @@ def _wait_until_finished(cluster: Cluster, run_id: str, timeout_s: float = 300) 
     deadline = time.monotonic() + timeout_s
     while not (run := cluster.instance.get_run_by_id(run_id)).is_finished and time.monotonic() < deadline:
         time.sleep(0.5)
-    cluster.fake.wait_idle()
+    cluster.fake.wait_idle(timeout_s=120)  # a cancelled run's pods take a grace period to go
     return run
 
 
@@ -448,28 +464,51 @@ def test_real_raw_audio_step_runs_in_a_kubernetes_job(
     assert len(written) == 1 and written[0].read_bytes() == sample_calls[0].read_bytes()
 
 
-@pytest.mark.timeout(400)
-def test_cancelling_a_run_deletes_the_run_pod_and_its_step_jobs(cluster: Cluster, tmp_path: Path):
-    """What the UI's "Terminate" does: K8sRunLauncher deletes the run Job and its pod; the run worker gets SIGTERM
-    and deletes the Jobs and pods of the steps still in flight (they would go on running otherwise)."""
-    run_id = _launch(cluster, "batch-0004", tmp_path, extra_env_vars=(f"{HOLD_ENV}=600",))
+def _launch_and_cancel(
+    cluster: Cluster, partition: str, cwd: Path, hold_s: int
+) -> tuple[dg.DagsterRun, str, str]:
+    """Launch the smoke job with smoke_audio held for hold_s, cancel it while that step runs (what the UI's
+    Terminate does: K8sRunLauncher.terminate). Returns the finished run and the run and step Job names."""
+    run_id = _launch(cluster, partition, cwd, extra_env_vars=(f"{HOLD_ENV}={hold_s}",))
     deadline = time.monotonic() + 300
     while cluster.record("smoke_audio", 0) is None and time.monotonic() < deadline:
         time.sleep(0.5)  # until the step pod's process is running the asset
     assert cluster.record("smoke_audio", 0) is not None, _failure_text(cluster, run_id)
-
     assert cluster.instance.run_launcher.terminate(run_id)
     run = _wait_until_finished(cluster, run_id)
     assert run.status == dg.DagsterRunStatus.CANCELED
+    assert cluster.fake.running_pods() == [], "a container process outlived the test"
+    return run, f"dagster-run-{run_id}", _step_job_name(run_id, "smoke_audio")
 
-    run_job, step_job = f"dagster-run-{run_id}", _step_job_name(run_id, "smoke_audio")
+
+@pytest.mark.timeout(400)
+def test_cancelling_a_run_as_deployed_lets_its_running_step_finish(cluster: Cluster, tmp_path: Path):
+    """With run monitoring resuming crashed run workers (values.yaml: maxResumeRunAttempts 2), the run worker
+    cannot tell a cancel from a crash: on SIGTERM it leaves the steps in flight running, for the resumed worker.
+    So a cancelled run's running step pods finish on their own; no further step starts."""
+    run, run_job, step_job = _launch_and_cancel(cluster, "batch-0004", tmp_path, hold_s=8)
+    deletes = [p.rsplit("/", 1)[-1] for m, p in cluster.fake.requests if m == "DELETE"]
+    assert run_job in deletes and step_job not in deletes
+    assert not any(p.startswith(step_job) for p in deletes)
+    assert cluster.fake.jobs[step_job]["status"].get("succeeded") == 1  # it ran to its end
+    assert cluster.fake.job_names() == [run_job, step_job]  # smoke_transcripts never started
+    messages = [e.message or "" for e in _events(cluster.instance, run.run_id, DagsterEventType.ENGINE_EVENT)]
+    assert any(
+        m.startswith("Executor received termination signal, not forwarding to steps") for m in messages
+    )
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("cluster", [{"max_resume_run_attempts": 0}], indirect=True, ids=["no-resume"])
+def test_cancelling_a_run_without_resume_deletes_its_step_jobs(cluster: Cluster, tmp_path: Path):
+    """With maxResumeRunAttempts 0 the run worker, on SIGTERM, deletes the Jobs and pods of its steps in flight."""
+    run, run_job, step_job = _launch_and_cancel(cluster, "batch-0005", tmp_path, hold_s=600)
     deletes = [p.rsplit("/", 1)[-1] for m, p in cluster.fake.requests if m == "DELETE"]
     assert run_job in deletes and step_job in deletes
     pods = [p for p in deletes if p not in (run_job, step_job)]
     assert any(p.startswith(run_job + "-") for p in pods) and any(p.startswith(step_job + "-") for p in pods)
-    assert cluster.fake.running_pods() == [], "a container process survived its pod's deletion"
     assert cluster.fake.job_names() == [run_job, step_job]  # smoke_transcripts never started
-    messages = [e.message for e in _events(cluster.instance, run_id, DagsterEventType.ENGINE_EVENT)]
+    messages = [e.message for e in _events(cluster.instance, run.run_id, DagsterEventType.ENGINE_EVENT)]
     assert "Executor received termination signal, forwarding to steps" in messages
 
 
