@@ -352,6 +352,7 @@ def ingest(args: argparse.Namespace) -> int:
         print("asr-assets ingest: ASR_LANDING_URL is remote; upload there with your tools", file=sys.stderr)
         return 2
     landed = land_files(audio, Path(str(landing_dir).removeprefix("file://")))
+    print(f"database: {settings.redact_url(settings.libpq_url(dsn))}")
     print(
         f"landed {len(landed)} file(s) in {landing_dir}"
         + (f"; skipped {', '.join(skipped)}" if skipped else "")
