@@ -202,6 +202,13 @@ class FakeKubernetes:
         with self.lock:
             return "\n".join(log for pod, log in self.logs.items() if pod.startswith(job_name + "-"))
 
+    def kill_job_pods(self, job_name: str) -> None:
+        """SIGKILL the container of the Job's pods, as an OOM kill or a lost node would (the pod ends with 137)."""
+        with self.lock:
+            procs = [proc for pod, proc in self._procs.items() if pod.startswith(job_name + "-")]
+        for proc in procs:
+            _kill(proc)
+
     def running_pods(self) -> list[str]:
         """Pods whose container process is still alive."""
         with self.lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -118,14 +119,8 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Cluster]:
-    """The fake cluster and an instance configured as deployment/values.yaml renders it; indirect parametrization
-    may override `max_resume_run_attempts`."""
-    max_resume = getattr(request, "param", {}).get(
-        "max_resume_run_attempts", MONITORING["maxResumeRunAttempts"]
-    )
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    """The fake cluster, and an instance configured as the chart renders it from deployment/values.yaml."""
     # The run worker polls the event log every 0.2 s instead of 1 s. The health check stays at dagster's 20 s.
     monkeypatch.setenv("DAGSTER_STEP_DELEGATING_EXECUTOR_SLEEP_SECONDS", "0.2")
     for name in (
@@ -163,7 +158,7 @@ def cluster(
             "run_monitoring": {
                 "enabled": MONITORING["enabled"],
                 "start_timeout_seconds": MONITORING["startTimeoutSeconds"],
-                "max_resume_run_attempts": max_resume,
+                "max_resume_run_attempts": MONITORING["maxResumeRunAttempts"],
                 "poll_interval_seconds": MONITORING["pollIntervalSeconds"],
                 "max_runtime_seconds": MONITORING["maxRuntimeSeconds"],
             },
@@ -499,17 +494,37 @@ def test_cancelling_a_run_as_deployed_lets_its_running_step_finish(cluster: Clus
 
 
 @pytest.mark.timeout(400)
-@pytest.mark.parametrize("cluster", [{"max_resume_run_attempts": 0}], indirect=True, ids=["no-resume"])
-def test_cancelling_a_run_without_resume_deletes_its_step_jobs(cluster: Cluster, tmp_path: Path):
-    """With maxResumeRunAttempts 0 the run worker, on SIGTERM, deletes the Jobs and pods of its steps in flight."""
-    run, run_job, step_job = _launch_and_cancel(cluster, "batch-0005", tmp_path, hold_s=600)
-    deletes = [p.rsplit("/", 1)[-1] for m, p in cluster.fake.requests if m == "DELETE"]
-    assert run_job in deletes and step_job in deletes
-    pods = [p for p in deletes if p not in (run_job, step_job)]
-    assert any(p.startswith(run_job + "-") for p in pods) and any(p.startswith(step_job + "-") for p in pods)
-    assert cluster.fake.job_names() == [run_job, step_job]  # smoke_transcripts never started
-    messages = [e.message for e in _events(cluster.instance, run.run_id, DagsterEventType.ENGINE_EVENT)]
-    assert "Executor received termination signal, forwarding to steps" in messages
+def test_a_crashed_run_pod_is_resumed_and_the_run_completes(cluster: Cluster, tmp_path: Path):
+    """values.yaml's maxResumeRunAttempts: the run pod dies mid-run (OOM kill, lost node); one pass of the daemon's
+    run monitoring (`monitor_started_run`, what dagster-daemon calls every pollIntervalSeconds) sees its Job failed
+    and launches `dagster-run-<id>-1` (`dagster api resume_run`), which adopts the step still in flight instead of
+    starting it again, and finishes the run."""
+    from dagster._daemon.monitoring.run_monitoring import monitor_started_run
+
+    run_id = _launch(cluster, "batch-0006", tmp_path, extra_env_vars=(f"{HOLD_ENV}=10",))
+    run_job = f"dagster-run-{run_id}"
+    deadline = time.monotonic() + 300
+    while cluster.record("smoke_audio", 0) is None and time.monotonic() < deadline:
+        time.sleep(0.5)  # until the step pod's process is running the asset
+    assert cluster.record("smoke_audio", 0) is not None, _failure_text(cluster, run_id)
+
+    cluster.fake.kill_job_pods(run_job)
+    while not cluster.fake.jobs[run_job]["status"].get("failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (record,) = cluster.instance.get_run_records(dg.RunsFilter(run_ids=[run_id]))
+    assert (
+        record.dagster_run.status == dg.DagsterRunStatus.STARTED
+    )  # nobody told dagster: only monitoring can see it
+    monitor_started_run(cluster.instance, None, record, logging.getLogger(__name__))  # type: ignore[arg-type]
+
+    run = _wait_until_finished(cluster, run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run_id)
+    audio, transcripts = (_step_job_name(run_id, s) for s in ("smoke_audio", "smoke_transcripts"))
+    assert cluster.fake.job_names() == [run_job, audio, f"{run_job}-1", transcripts]
+    assert cluster.record("smoke_audio", 1) is None  # the step in flight was adopted, not run again
+    resumed = cluster.fake.created_jobs[2]
+    kubernetes_validate.validate(resumed, K8S_VERSION, strict=True)
+    assert _container(resumed)["args"][:3] == ["dagster", "api", "resume_run"]
 
 
 @pytest.mark.timeout(1200)
