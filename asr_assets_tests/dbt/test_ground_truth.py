@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 
 import psycopg2
 import pytest
-from conftest import materialize_dbt_assets
+from conftest import REPO, materialize_dbt_assets
 
 from asr_assets.samples import CALLS_DIR, GROUND_TRUTH_PATH
 
 TALK_TOLERANCE_S = 0.5  # per channel, issue 5
 PARTITION = "samples"
+ANALYSES = sorted((REPO / "dbt_transcripts" / "analyses").glob("*.sql"))
 GROUND_TRUTH = {c["file_name"]: c for c in json.loads(GROUND_TRUTH_PATH.read_text(encoding="utf-8"))["calls"]}
 
 pytestmark = [
@@ -142,3 +143,15 @@ def test_spoken_numbers_are_redacted_in_the_real_transcripts(sample_marts):
     for name, text in transcripts.items():
         assert not re.search(rf"(\b({digits})\b[\s,.-]*){{6}}", text, re.I), f"{name} leaks a number: {text}"
     assert len(found) == 1
+
+
+@pytest.mark.parametrize("path", ANALYSES, ids=[p.stem for p in ANALYSES])
+def test_analyst_examples_answer_on_the_sample_calls(sample_marts, path):
+    conn = psycopg2.connect(sample_marts)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("set role analyst")
+            cur.execute(path.read_text(encoding="utf-8"))
+            assert cur.fetchall(), f"{path.name} returned nothing on the sample calls"
+    finally:
+        conn.close()

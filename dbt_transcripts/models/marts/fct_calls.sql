@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='partition_key',
+        on_schema_change='append_new_columns',
         post_hook="{{ create_batch_index() }}",
     )
 }}
