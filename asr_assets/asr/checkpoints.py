@@ -10,7 +10,8 @@ Both become the same dict of float32 arrays named as OpenAI's ``whisper/model.py
 loader. The byte layout of ``model.bin`` is described in ../shared/notes/whisper-ct2.md sections 2-4 (writer:
 CTranslate2 ``python/ctranslate2/specs/model_spec.py``; reader: ``src/models/model.cc``).
 
-The converted weights are cached as ``<sha256>.npz`` under ``$ASR_MODEL_CACHE`` (default ``$ASR_HOME/models``, else
+Why ~560 lines: two formats, each with its own name mapping and error messages, plus split parts and the cache;
+every section is a few small functions. The converted weights are cached as ``<sha256>.npz`` under ``$ASR_MODEL_CACHE`` (default ``$ASR_HOME/models``, else
 ``~/.cache/asr-assets/models``); the sha256 of the weights file is the model version recorded with every transcript.
 """
 

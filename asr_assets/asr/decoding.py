@@ -1,7 +1,12 @@
 """WhisperEngine: batched encoder, token generation and forced alignment, each one XLA program per shape bucket.
 
-Why this file is ~500 lines: the whole decoding loop (logit rules, greedy / beam / sampling, per-row budgets) lives
-inside one `tf.function(jit_compile=True)` so that no step returns to Python; the pieces stay small functions.
+Why this file is ~600 lines: the whole decoding loop (logit rules, greedy / beam / sampling, per-row budgets) lives
+inside XLA programs so that no step returns to Python; the pieces stay small functions. Per chunk of <= 16 windows:
+a prefill program (per window bucket x prompt bucket; cheap to compile) forwards the left-padded prompts and the
+cross-attention K/V once; a loop program (per mode x window bucket x prompt-slot bucket x cache size: the expensive
+compile, so few shapes) runs a tf.while_loop over steps with rows = windows x beams. The generated-token cache starts
+at GEN_PHASES[0] slots; windows still running at that step continue, compacted into a smaller window bucket, with a
+cache of the full budget (a hallucinating 224-token window then no longer holds the whole batch).
 
 Semantics follow CTranslate2's `WhisperReplica::generate` / `align` (src/models/whisper.cc) and `BeamSearch` /
 `GreedySearch` (src/decoding.cc), as faster-whisper calls them (notes: ../shared/notes/whisper-ct2.md 7-8):
