@@ -1,1 +1,27 @@
-"""Whisper in TensorFlow: a plain library with no Dagster imports."""
+"""Whisper in TensorFlow: a plain library with no Dagster imports.
+
+`Transcriber` turns recordings into timed, per-channel `Segment`s of `Word`s; TensorFlow is imported only when a
+Transcriber is built, so importing this package stays cheap.
+"""
+
+from asr_assets.asr.audio import SAMPLE_RATE, Audio, load_audio, load_audio_bytes
+from asr_assets.asr.errors import AsrError, AudioDecodeError, CheckpointError, UnsupportedAudioError
+from asr_assets.asr.transcribe import Segment, Transcriber, TranscriptionOptions, TranscriptionStats, Word
+from asr_assets.asr.vad import VadOptions
+
+__all__ = [
+    "SAMPLE_RATE",
+    "AsrError",
+    "Audio",
+    "AudioDecodeError",
+    "CheckpointError",
+    "Segment",
+    "Transcriber",
+    "TranscriptionOptions",
+    "TranscriptionStats",
+    "UnsupportedAudioError",
+    "VadOptions",
+    "Word",
+    "load_audio",
+    "load_audio_bytes",
+]

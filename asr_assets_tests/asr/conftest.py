@@ -23,3 +23,12 @@ def jfk_path(eval_dir: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"needs {path} (absent on this machine)")
     return path
+
+
+@pytest.fixture(scope="session")
+def transcriber():
+    """One Transcriber (the bundled tiny.en) per test session: building it and compiling its XLA programs is the
+    expensive part, so test_transcribe and test_cli share it (E3)."""
+    from asr_assets.asr.transcribe import Transcriber
+
+    return Transcriber()

@@ -1,0 +1,483 @@
+"""Long-form transcription of whole recordings, batched across files and channels.
+
+Per (file, channel) stream this follows faster-whisper 1.2.1 `WhisperModel.generate_segments` (see
+../shared/notes/whisper-ct2.md section 7): log-mel once per channel, 30 s windows from `seek`, the previous text as
+prompt, temperature fallback on compression ratio / average log-prob, the no-speech skip, segments cut at
+timestamp pairs, word timestamps from the alignment heads and the word-based seek rule. The difference is the
+schedule: each round takes the current window of up to `batch_size` live streams and runs encoder, decoder and
+alignment once for all of them (the decoder's cost per step is dominated by reading the vocabulary projection,
+whatever the batch). Only the rows that fail a threshold are decoded again at the next temperature.
+
+With `vad=True` each channel's long silences are cut first (vad.py) and times mapped back afterwards, as
+faster-whisper does with `vad_filter=True`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asr_assets.asr import segments as seg
+from asr_assets.asr.audio import SAMPLE_RATE, Audio, load_audio
+from asr_assets.asr.vad import SpeechMap, VadOptions, collect_speech, speech_regions
+
+logger = logging.getLogger(__name__)
+
+N_FRAMES = 3000  # mel frames per window (30 s at 100 frames/s)
+Progress = Callable[[float], None]  # receives audio seconds done since the last call
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float  # seconds from the start of the recording
+    end: float
+    word: str  # with its leading space, as Whisper writes it
+    probability: float  # mean probability of its tokens in the forced alignment pass
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...]
+    channel: int
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    """faster-whisper's `transcribe` defaults, except word timestamps on and the per-channel VAD."""
+
+    beam_size: int = 5
+    best_of: int = 5
+    patience: float = 1.0
+    length_penalty: float = 1.0
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    compression_ratio_threshold: float | None = 2.4
+    log_prob_threshold: float | None = -1.0
+    no_speech_threshold: float | None = 0.6
+    condition_on_previous_text: bool = True
+    prompt_reset_on_temperature: float = 0.5
+    initial_prompt: str | None = None
+    suppress_blank: bool = True
+    suppress_tokens: tuple[int, ...] = (-1,)
+    without_timestamps: bool = False
+    max_initial_timestamp: float = 1.0
+    max_new_tokens: int | None = None
+    word_timestamps: bool = True
+    prepend_punctuations: str = "\"'“¿([{-"
+    append_punctuations: str = "\"'.。,，!！?？:：”)]}、"
+    vad: bool = True  # cut long silences per channel before the encoder (see vad.py and BENCHMARKS.md)
+    vad_options: VadOptions = VadOptions()
+    batch_size: int = 8  # windows per encoder/decoder/alignment batch, across files and channels
+    min_piece_s: float = 60.0  # VAD only: shortest run of speech decoded as its own stream (see _streams)
+
+
+@dataclass
+class TranscriptionStats:
+    """Wall seconds per stage, summed over calls; the bench reads these to show where time goes."""
+
+    front_end_s: float = 0.0  # VAD + log-mel
+    encoder_s: float = 0.0
+    decoder_s: float = 0.0  # generate(), fallbacks included
+    alignment_s: float = 0.0  # forced pass + DTW + word post-processing
+    windows: int = 0
+    decoded_rows: int = 0  # windows x temperatures actually decoded
+    skipped_no_speech: int = 0
+    channel_s: float = 0.0  # audio seconds per channel, summed
+    speech_s: float = 0.0  # of which kept by the VAD (equal to channel_s without VAD)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "front_end": self.front_end_s,
+            "encoder": self.encoder_s,
+            "decoder": self.decoder_s,
+            "alignment": self.alignment_s,
+            "windows": self.windows,
+            "decoded_rows": self.decoded_rows,
+            "skipped_no_speech": self.skipped_no_speech,
+            "channel_s": self.channel_s,
+            "speech_s": self.speech_s,
+        }
+
+
+@dataclass
+class _Stream:
+    """One channel of one file being transcribed: its features and its long-form decoding state."""
+
+    file: int
+    channel: int
+    samples: np.ndarray | None  # freed once features exist
+    duration_s: float  # of the original channel, for progress
+    speech_map: SpeechMap | None = None
+    features: np.ndarray | None = None  # (80, content_frames + 1)
+    content_frames: int = 0
+    seek: int = 0
+    all_tokens: list[int] = field(default_factory=list)
+    prompt_reset_since: int = 0
+    last_speech_timestamp: float = 0.0
+    segments: list[Segment] = field(default_factory=list)
+    reported_s: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.features is not None and self.seek >= self.content_frames
+
+
+class Transcriber:
+    """Whisper in TensorFlow over whole recordings. One per process: it owns the compiled model."""
+
+    def __init__(self, model_path: str | Path | None = None):
+        from asr_assets.asr.checkpoints import load_checkpoint
+        from asr_assets.asr.decoding import WhisperEngine
+        from asr_assets.asr.tokenizer import Tokenizer
+
+        checkpoint, weights = load_checkpoint(model_path)
+        self.checkpoint = checkpoint
+        self.model_version = checkpoint.version
+        self.tokenizer = Tokenizer.from_file(
+            checkpoint.tokenizer_file,
+            multilingual=checkpoint.is_multilingual,
+            task="transcribe",
+            language="en",
+        )
+        self.engine = WhisperEngine(checkpoint, weights)
+        self.stats = TranscriptionStats()
+
+    def reset_stats(self) -> None:
+        self.stats = TranscriptionStats()
+
+    def transcribe(
+        self, audio: Audio | str | Path, options: TranscriptionOptions = TranscriptionOptions()
+    ) -> list[Segment]:
+        """All channels of one recording; each Segment carries its channel, times are from the start."""
+        return self.transcribe_batch([audio], options)[0]
+
+    def transcribe_batch(
+        self,
+        audios: Sequence[Audio | str | Path],
+        options: TranscriptionOptions = TranscriptionOptions(),
+        progress: Progress | None = None,
+    ) -> list[list[Segment]]:
+        """Like `transcribe` for each file, with windows batched across files and channels.
+
+        Returns one list per input, segments sorted by (start, channel).
+        """
+        loaded = [a if isinstance(a, Audio) else load_audio(a) for a in audios]
+        streams = self._streams(loaded, options)
+        pending = list(streams)  # not started yet, in input order
+        live: list[_Stream] = []
+        while pending or live:
+            while pending and len(live) < options.batch_size:
+                stream = pending.pop(0)
+                self._prepare(stream, options)
+                if stream.done:
+                    self._finish(stream, progress)
+                else:
+                    live.append(stream)
+            if not live:
+                continue
+            self._round(live, options)
+            for stream in [s for s in live if s.done]:
+                live.remove(stream)
+                self._finish(stream, progress)
+            if progress:
+                for stream in live:
+                    self._report(stream, progress)
+        out: list[list[Segment]] = [[] for _ in loaded]
+        for stream in streams:
+            out[stream.file].extend(stream.segments)
+        return [sorted(segs, key=lambda s: (s.start, s.channel)) for segs in out]
+
+    # --- streams: one per channel, or per piece of a channel's speech -----------------------------------
+
+    def _streams(self, audios: list[Audio], options: TranscriptionOptions) -> list[_Stream]:
+        """One stream per channel; with the VAD, a channel's speech is cut at long silences into pieces that
+        are decoded as independent streams, so that even a single long call fills the batch.
+
+        Pieces hold at least `min_piece_s` of speech, more when there is enough work to fill the batch anyway;
+        each starts without a previous-text prompt (as after any prompt reset).
+        """
+        start = time.perf_counter()
+        channels = [(i, c, a.channels[c]) for i, a in enumerate(audios) for c in range(a.channels.shape[0])]
+        self.stats.channel_s += sum(len(x) for _, _, x in channels) / SAMPLE_RATE
+        if not options.vad:
+            return [_Stream(i, c, x, len(x) / SAMPLE_RATE) for i, c, x in channels]
+        regions = [speech_regions(x, options.vad_options) for _, _, x in channels]
+        total_speech_s = sum(e - s for r in regions for s, e in r) / SAMPLE_RATE
+        piece_s = max(options.min_piece_s, total_speech_s / options.batch_size)
+        streams = []
+        for (i, c, x), channel_regions in zip(channels, regions, strict=True):
+            duration_s = len(x) / SAMPLE_RATE
+            pieces = _split_regions(channel_regions, round(piece_s * SAMPLE_RATE))
+            if not pieces:  # no speech at all: a stream with nothing to decode still reports progress
+                streams.append(_Stream(i, c, np.zeros(0, np.float32), duration_s))
+            speech = sum(e - s for s, e in channel_regions)
+            for piece in pieces:
+                share = duration_s * sum(e - s for s, e in piece) / speech
+                streams.append(_Stream(i, c, collect_speech(x, piece), share, SpeechMap(piece)))
+        self.stats.front_end_s += time.perf_counter() - start
+        return streams
+
+    # --- one stream -------------------------------------------------------------------------------------
+
+    def _prepare(self, stream: _Stream, options: TranscriptionOptions) -> None:
+        from asr_assets.asr.features import log_mel_spectrogram
+
+        start = time.perf_counter()
+        samples = stream.samples
+        assert samples is not None
+        self.stats.speech_s += len(samples) / SAMPLE_RATE
+        stream.features = log_mel_spectrogram(samples) if len(samples) else np.zeros((80, 1), np.float32)
+        stream.content_frames = stream.features.shape[-1] - 1
+        stream.samples = None
+        if options.initial_prompt:
+            stream.all_tokens.extend(self.tokenizer.encode(" " + options.initial_prompt.strip()))
+        self.stats.front_end_s += time.perf_counter() - start
+
+    def _report(self, stream: _Stream, progress: Progress) -> None:
+        fraction = min(1.0, stream.seek / stream.content_frames) if stream.content_frames else 1.0
+        done = fraction * stream.duration_s
+        if done > stream.reported_s:
+            progress(done - stream.reported_s)
+            stream.reported_s = done
+
+    def _finish(self, stream: _Stream, progress: Progress | None) -> None:
+        stream.features = np.zeros((80, 1), np.float32)  # keep `done` true, free the memory
+        if stream.speech_map is not None:
+            stream.segments = [_restore_times(s, stream.speech_map) for s in stream.segments]
+        if progress and stream.duration_s > stream.reported_s:
+            progress(stream.duration_s - stream.reported_s)
+            stream.reported_s = stream.duration_s
+
+    # --- one batched round ------------------------------------------------------------------------------
+
+    def _round(self, live: list[_Stream], options: TranscriptionOptions) -> None:
+        from asr_assets.asr.features import pad_or_trim
+
+        sizes, mels = [], []
+        for s in live:
+            assert s.features is not None
+            size = min(N_FRAMES, s.content_frames - s.seek)
+            sizes.append(size)
+            mels.append(pad_or_trim(s.features[:, s.seek : s.seek + size], N_FRAMES))
+        start = time.perf_counter()
+        encoder_out = self.engine.encode(np.stack(mels))
+        self.stats.encoder_s += time.perf_counter() - start
+        self.stats.windows += len(live)
+
+        prompts = [
+            seg.get_prompt(self.tokenizer, s.all_tokens[s.prompt_reset_since :], options.without_timestamps)
+            for s in live
+        ]
+        start = time.perf_counter()
+        decoded = self._generate_with_fallback(encoder_out, prompts, options)
+        self.stats.decoder_s += time.perf_counter() - start
+
+        windows: list[tuple[int, list[dict[str, Any]], bool]] = []  # (row, segment dicts, single ending)
+        for row, (s, size, (result, avg_logprob, _, _)) in enumerate(zip(live, sizes, decoded, strict=True)):
+            if options.no_speech_threshold is not None:
+                skip = result.no_speech_prob > options.no_speech_threshold
+                if options.log_prob_threshold is not None and avg_logprob > options.log_prob_threshold:
+                    skip = False  # confident text despite the no-speech probability
+                if skip:
+                    s.seek += size
+                    self.stats.skipped_no_speech += 1
+                    windows.append((row, [], True))
+                    continue
+            time_offset = s.seek / seg.FRAMES_PER_SECOND
+            current, s.seek, single_ending = seg.split_segments_by_timestamps(
+                self.tokenizer.timestamp_begin,
+                result.tokens,
+                time_offset,
+                size,
+                size / seg.FRAMES_PER_SECOND,
+                s.seek,
+            )
+            windows.append((row, current, single_ending))
+
+        if options.word_timestamps:
+            start = time.perf_counter()
+            self._add_words(encoder_out, live, sizes, windows, options)
+            self.stats.alignment_s += time.perf_counter() - start
+
+        for row, current, _ in windows:
+            s = live[row]
+            result, avg_logprob, temperature, ratio = decoded[row]
+            for d in current:
+                text = self.tokenizer.decode(d["tokens"])
+                if d["start"] == d["end"] or not text.strip():
+                    continue
+                s.all_tokens.extend(d["tokens"])
+                words = tuple(
+                    Word(float(w["start"]), float(w["end"]), w["word"], float(w["probability"]))
+                    for w in d.get("words") or ()
+                )
+                s.segments.append(
+                    Segment(
+                        float(d["start"]),
+                        float(d["end"]),
+                        text,
+                        words,
+                        s.channel,
+                        float(avg_logprob),
+                        float(result.no_speech_prob),
+                        float(ratio),
+                        float(temperature),
+                    )
+                )
+            if not options.condition_on_previous_text or temperature > options.prompt_reset_on_temperature:
+                s.prompt_reset_since = len(s.all_tokens)
+
+    def _add_words(self, encoder_out, live, sizes, windows, options: TranscriptionOptions) -> None:
+        """Forced alignment of every window's text in one batch, then faster-whisper's word rules."""
+        import tensorflow as tf
+
+        from asr_assets.asr.timing import add_word_timestamps, find_alignment
+
+        eot = self.tokenizer.eot
+        rows, texts = [], []
+        for row, current, _ in windows:
+            text = [t for d in current for t in d["tokens"] if t < eot]
+            if text:
+                rows.append(row)
+                texts.append(text)
+        alignments: dict[int, list] = {}
+        if rows:
+            aligned = self.engine.align(tf.gather(encoder_out, rows), texts)
+            for row, text, (attention, token_probs) in zip(rows, texts, aligned, strict=True):
+                alignments[row] = find_alignment(self.tokenizer, text, attention, token_probs, sizes[row])
+        for row, current, single_ending in windows:
+            if not current:
+                continue
+            s = live[row]
+            time_offset = current[0]["seek"] / seg.FRAMES_PER_SECOND
+            add_word_timestamps(
+                [current],
+                [alignments.get(row, [])],
+                self.tokenizer,
+                options.prepend_punctuations,
+                options.append_punctuations,
+                s.last_speech_timestamp,
+            )
+            if not single_ending:
+                end = seg.last_end(current)
+                if end is not None and end > time_offset:
+                    s.seek = round(end * seg.FRAMES_PER_SECOND)
+            end = seg.last_end(current)
+            if end is not None:
+                s.last_speech_timestamp = end
+
+    def _generate_with_fallback(self, encoder_out, prompts: list[list[int]], options: TranscriptionOptions):
+        """faster-whisper's `generate_with_fallback` for a batch: rows that fail the compression-ratio or
+        log-prob threshold are decoded again at the next temperature; the others keep their result.
+
+        Returns per row (GenerationResult, avg_logprob, temperature, compression_ratio).
+        """
+        import tensorflow as tf
+
+        from asr_assets.asr.decoding import GenerateOptions
+
+        n = len(prompts)
+        final: list[Any] = [None] * n
+        tried: list[list[tuple]] = [[] for _ in range(n)]
+        below_ratio: list[list[tuple]] = [[] for _ in range(n)]
+        todo = list(range(n))
+        max_new = options.max_new_tokens or seg.MAX_LENGTH // 2
+        suppress = seg.suppressed_tokens(self.tokenizer, options.suppress_tokens)
+        temperature = options.temperatures[0]
+        for temperature in options.temperatures:
+            if not todo:
+                break
+            gen = GenerateOptions(
+                beam_size=options.beam_size,
+                patience=options.patience,
+                length_penalty=options.length_penalty,
+                temperature=temperature,
+                best_of=options.best_of,
+                max_new_tokens=max_new,
+                suppress_tokens=suppress,
+                suppress_blank=options.suppress_blank,
+                without_timestamps=options.without_timestamps,
+                max_initial_timestamp_index=round(options.max_initial_timestamp / seg.TIME_PRECISION),
+            )
+            enc = encoder_out if len(todo) == n else tf.gather(encoder_out, todo)
+            results = self.engine.generate(enc, [prompts[i] for i in todo], gen)
+            self.stats.decoded_rows += len(todo)
+            failed = []
+            for i, result in zip(todo, results, strict=True):
+                ratio = seg.compression_ratio(self.tokenizer.decode(result.tokens).strip())
+                entry = (result, result.avg_logprob, temperature, ratio)
+                tried[i].append(entry)
+                needs_fallback = False
+                if options.compression_ratio_threshold is not None:
+                    if ratio > options.compression_ratio_threshold:
+                        needs_fallback = True  # too repetitive
+                    else:
+                        below_ratio[i].append(entry)
+                low_logprob = (
+                    options.log_prob_threshold is not None and result.avg_logprob < options.log_prob_threshold
+                )
+                if low_logprob:
+                    needs_fallback = True
+                if (
+                    options.no_speech_threshold is not None
+                    and result.no_speech_prob > options.no_speech_threshold
+                    and low_logprob
+                ):
+                    needs_fallback = False  # silence: the no-speech skip handles it
+                if needs_fallback:
+                    failed.append(i)
+                else:
+                    final[i] = entry
+            todo = failed
+        for i in todo:  # every temperature failed: best avg_logprob, preferring non-repetitive results
+            best = max(below_ratio[i] or tried[i], key=lambda e: e[1])
+            final[i] = (best[0], best[1], temperature, best[3])
+        return final
+
+
+def _split_regions(regions: list[tuple[int, int]], piece_samples: int) -> list[list[tuple[int, int]]]:
+    """Consecutive speech regions grouped into pieces of at least `piece_samples` of speech (the last may be
+    shorter); every boundary between pieces is a silence the VAD cut."""
+    pieces: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    size = 0
+    for region in regions:
+        current.append(region)
+        size += region[1] - region[0]
+        if size >= piece_samples:
+            pieces.append(current)
+            current, size = [], 0
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _restore_times(segment: Segment, speech_map: SpeechMap) -> Segment:
+    """Map a segment found in speech-only audio back to the recording's timeline (restore_speech_timestamps)."""
+    from dataclasses import replace
+
+    if segment.words:
+        words = []
+        for w in segment.words:
+            chunk = speech_map.chunk_index((w.start + w.end) / 2)  # both ends in the same chunk
+            start = speech_map.original_time(w.start, chunk)
+            end = speech_map.original_time(w.end, chunk)
+            words.append(replace(w, start=start, end=end))
+        return replace(segment, start=words[0].start, end=words[-1].end, words=tuple(words))
+    return replace(
+        segment,
+        start=speech_map.original_time(segment.start),
+        end=speech_map.original_time(segment.end, is_end=True),
+    )
