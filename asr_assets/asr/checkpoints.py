@@ -552,6 +552,9 @@ def _write_cache(path: Path, weights: dict[str, np.ndarray]) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **weights, **{"cache.format": np.array(_CACHE_FORMAT)})
+        # mkstemp creates 0600; a cache built by one user (an image build as root) must be readable by the
+        # workers that run as another (uid 10001 in the pods), or every pod converts the model again.
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as e:
         logger.warning(
