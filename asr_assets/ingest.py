@@ -21,6 +21,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,63 @@ def report_rows(conn, checksums: list[str]) -> dict[str, tuple]:
     return rows
 
 
+MART = "asr_marts.fct_calls"  # P2's dbt mart: one row per call
+MART_COLUMNS = (
+    "agent_talk_s",
+    "customer_talk_s",
+    "silence_s",
+    "overlap_s",
+    "count_turns",
+    "words_per_minute",
+)
+MART_LABELS = ("agent s", "customer s", "silence s", "overlap s", "turns", "words/min")
+
+
+def mart_rows(conn, checksums: list[str]) -> dict[str, tuple]:
+    """Per call id: the talk-time columns of the fct_calls mart, or {} when dbt has not built it (yet)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass(%s)", (MART,))
+        if cur.fetchone()[0] is None:
+            return {}
+        query = sql.SQL("select call_id, {columns} from {mart} where call_id = any(%(c)s)").format(
+            columns=sql.SQL(", ").join(map(sql.Identifier, MART_COLUMNS)),
+            mart=sql.Identifier(*MART.split(".")),
+        )
+        try:
+            cur.execute(query, {"c": checksums})
+        except psycopg2.Error:  # the mart's columns changed: the per-call table above still stands
+            conn.rollback()
+            return {}
+        return {row[0]: row[1:] for row in cur.fetchall()}
+
+
+def print_marts(landed: list[LandedCopy], marts: dict[str, tuple]) -> None:
+    if not marts:
+        return
+    print()
+    print(f"{MART} (dbt):")
+    header = f"{'file':<32} " + " ".join(f"{label:>10}" for label in MART_LABELS)
+    print(header)
+    print("-" * len(header))
+    seen = set()
+    for item in landed:
+        if item.checksum in marts and item.checksum not in seen:
+            seen.add(item.checksum)
+            values = " ".join(f"{_cell(v):>10}" for v in marts[item.checksum])
+            print(f"{item.name[:32]:<32} {values}")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float | Decimal):
+        return f"{value:.1f}"
+    return str(value)
+
+
 def print_report(
     landed: list[LandedCopy], rows: dict[str, tuple], keys: dict[str, str]
 ) -> tuple[int, int, int]:
@@ -375,6 +433,7 @@ def ingest(args: argparse.Namespace) -> int:
         try:
             keys = batch_keys(conn, checksums)
             rows = report_rows(conn, checksums)
+            marts = mart_rows(conn, checksums)
         finally:
             conn.close()
     except (TimeoutError, RuntimeError, KeyboardInterrupt) as e:
@@ -390,6 +449,7 @@ def ingest(args: argparse.Namespace) -> int:
             settings.stop_embedded_postgres()
     print()
     ok, quarantined, duplicates = print_report(landed, rows, keys)
+    print_marts(landed, marts)
     failed = [key for key, record in runs.items() if not record.dagster_run.is_success]
     print()
     print(
