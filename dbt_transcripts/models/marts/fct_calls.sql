@@ -201,9 +201,11 @@ final as (
         sample_rate_hz,
         agent_talk_s,
         customer_talk_s,
-        greatest(duration_s - anyone_talk_s, 0) as silence_s,
+        -- Differences of sums of float intervals leave ~1e-15 noise (a mono call's overlap came out 3.55e-15):
+        -- word times are centiseconds, so rounding to the millisecond loses nothing and makes zero exact.
+        greatest(round((duration_s - anyone_talk_s)::numeric, 3), 0)::double precision as silence_s,
         -- With two channels, what the channels say together minus the time anyone speaks is the time both do.
-        greatest(channel_talk_s - anyone_talk_s, 0) as overlap_s,
+        greatest(round((channel_talk_s - anyone_talk_s)::numeric, 3), 0)::double precision as overlap_s,
         longest_silence_s,
         agent_talk_s / nullif(customer_talk_s, 0) as agent_customer_talk_ratio,
         agent_talk_s / nullif(agent_talk_s + customer_talk_s, 0) as agent_talk_share,
