@@ -98,6 +98,12 @@ def database_url() -> str:
     env = os.environ.get("ASR_DATABASE_URL")
     if env:
         return sqlalchemy_url(env)
+    if os.environ.get("ASR_EXECUTOR", "").lower() == "k8s":
+        # Each step is its own pod: an embedded server per pod would scatter the rows over throwaway databases.
+        raise RuntimeError(
+            "ASR_EXECUTOR=k8s needs ASR_DATABASE_URL (the shared PostgreSQL); set it from a Secret "
+            "(deployment/k8s/secrets.example.yaml)"
+        )
     return sqlalchemy_url(start_embedded_postgres())
 
 

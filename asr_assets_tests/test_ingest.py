@@ -1,5 +1,4 @@
 import hashlib
-import importlib.util
 import os
 import subprocess
 import sys
@@ -65,10 +64,6 @@ def _ingest(folder: Path, timeout_s: float) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@pytest.mark.skipif(
-    importlib.util.find_spec("asr_assets.asr.transcribe") is None,
-    reason="engine (asr/transcribe.py) not landed yet",
-)
 def test_ingest_runs_calls_through_the_daemon_on_the_embedded_database(
     scratch_asr_home, tmp_path, sample_calls
 ):

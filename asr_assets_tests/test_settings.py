@@ -1,3 +1,4 @@
+import pytest
 import yaml
 
 from asr_assets import settings
@@ -48,3 +49,10 @@ def test_dagster_home_has_one_run_at_a_time_on_sqlite(asr_home):
 def test_database_url_prefers_the_environment(asr_home, monkeypatch):
     monkeypatch.setenv("ASR_DATABASE_URL", "postgresql://u:p@db.example:5432/asr")
     assert settings.database_url() == "postgresql+psycopg2://u:p@db.example:5432/asr"
+
+
+def test_k8s_executor_refuses_the_embedded_database(monkeypatch):
+    monkeypatch.delenv("ASR_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ASR_EXECUTOR", "k8s")
+    with pytest.raises(RuntimeError, match="ASR_DATABASE_URL"):
+        settings.database_url()

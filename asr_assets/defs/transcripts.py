@@ -70,12 +70,24 @@ def _local_paths(artifacts: ArtifactStoreResource, key: str, calls: list[dict], 
     return paths
 
 
+# With ASR_EXECUTOR=k8s this step is its own pod: it loads TensorFlow and the model and uses every core it gets.
+# Requests/limits as checked against the chart deployment (deployment/README.md); other executors ignore the tag.
+TRANSCRIBE_STEP_K8S_CONFIG = {
+    "dagster-k8s/config": {
+        "container_config": {
+            "resources": {"requests": {"cpu": "2", "memory": "3Gi"}, "limits": {"memory": "4Gi"}}
+        }
+    }
+}
+
+
 @dg.asset(
     partitions_def=ingest_batches,
     deps=[raw_audio],
     retry_policy=RETRY,
     group_name="ingest",
     kinds={"tensorflow"},
+    op_tags=TRANSCRIBE_STEP_K8S_CONFIG,
 )
 def transcripts(
     context: dg.AssetExecutionContext, whisper: WhisperModelResource, artifacts: ArtifactStoreResource

@@ -6,7 +6,6 @@ within 0.5 s of asr_assets/samples/calls/ground_truth.json (issue 5).
 """
 
 import hashlib
-import importlib.util
 import json
 import re
 from dataclasses import asdict
@@ -25,9 +24,6 @@ GROUND_TRUTH = {c["file_name"]: c for c in json.loads(GROUND_TRUTH_PATH.read_tex
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("asr_assets.asr.transcribe") is None, reason="engine not landed yet"
-    ),
 ]
 
 

@@ -1,7 +1,6 @@
 """ingest_job, the whole graph, on a real batch: landing sensor -> raw_audio -> transcripts (real engine and
 model) -> asr_raw.* (-> the dbt models, when defined), against real PostgreSQL on both database paths."""
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -21,10 +20,6 @@ from asr_assets.defs.sensors import landing_sensor
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("asr_assets.asr.transcribe") is None,
-        reason="engine (asr/transcribe.py) not landed yet",
-    ),
 ]
 ODD_NAME = 'it\'s a "quoted" call ..wav'
 EXPECTED_QUARANTINE = {
