@@ -79,7 +79,7 @@ def test_loading_a_partition_twice_replaces_its_rows(database_url):
         assert cur.fetchone()[0] == MANIFEST["calls"][0]["file_name"]  # quotes and tabs survive COPY
         cur.execute("select text from asr_raw.segments where call_id = 'c1' order by segment_index limit 1")
         assert cur.fetchone()[0] == " hello\nthere"
-        cur.execute("select word from asr_raw.words limit 1")
+        cur.execute("select word from asr_raw.words where call_id = 'c1' limit 1")
         assert cur.fetchone()[0] == " hello\\"
     conn.close()
 

@@ -10,6 +10,7 @@ from asr_assets import settings
 from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.resources import LandedObject, LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import LandingCursor, landing_sensor, pending_objects
+from asr_assets.defs.sql.migrate import migrate
 
 
 class Landing:
@@ -55,16 +56,23 @@ class Landing:
             conn.close()
 
 
+_EMPTY_REGISTRY = (
+    "truncate asr_raw.landed_duplicates, asr_raw.landed_files, asr_raw.ingest_batches cascade; select 1"
+)
+
+
 @pytest.fixture
 def landing(tmp_path: Path, database_url: str):
     root = tmp_path / "landing"
     root.mkdir()
+    # Each test starts from an empty registry in the session's database: other tests (the whole-graph run)
+    # register batches there too, and a fresh instance would see them as batches still to request.
     with dg.instance_for_test() as instance:
-        yield Landing(root, database_url, instance)
-    # each test starts from an empty registry in the session's database
-    Landing(root, database_url, instance).query(
-        "truncate asr_raw.landed_duplicates, asr_raw.landed_files, asr_raw.ingest_batches cascade; select 1"
-    )
+        landing = Landing(root, database_url, instance)
+        migrate(settings.libpq_url(database_url))
+        landing.query(_EMPTY_REGISTRY)
+        yield landing
+        landing.query(_EMPTY_REGISTRY)
 
 
 def _added(result: dg.SensorResult) -> list[str]:
