@@ -8,8 +8,8 @@ schedule: each round takes the current window of up to `batch_size` live streams
 alignment once for all of them (the decoder's cost per step is dominated by reading the vocabulary projection,
 whatever the batch). Only the rows that fail a threshold are decoded again at the next temperature.
 
-With `vad=True` each channel's long silences are cut first (vad.py) and times mapped back afterwards, as
-faster-whisper does with `vad_filter=True`.
+With `vad=True` (opt-in) each channel's long silences are cut first (vad.py) and times mapped back afterwards,
+as faster-whisper does with `vad_filter=True`.
 """
 
 from __future__ import annotations
@@ -77,7 +77,10 @@ class TranscriptionOptions:
     word_timestamps: bool = True
     prepend_punctuations: str = "\"'“¿([{-"
     append_punctuations: str = "\"'.。,，!！?？:：”)]}、"
-    vad: bool = True  # cut long silences per channel before the encoder (see vad.py and BENCHMARKS.md)
+    # Cut long silences per channel before the encoder (vad.py). Off by default: on a real phone call it changed
+    # 13-19 % of the words against faster-whisper (dropping "all" of "all right"), while without it our text was
+    # identical to faster-whisper's (BENCHMARKS.md). Faster on two-channel calls; opt in where that matters.
+    vad: bool = False
     vad_options: VadOptions = VadOptions()
     batch_size: int = 8  # windows per encoder/decoder/alignment batch, across files and channels
     min_piece_s: float = 60.0  # VAD only: shortest run of speech decoded as its own stream (see _streams)
