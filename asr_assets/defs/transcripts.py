@@ -101,13 +101,14 @@ def transcripts(
     started = time.perf_counter()
     if calls:
         transcriber = whisper.transcriber()
+        options = whisper.transcription_options()
         model_version = transcriber.model_version
         progress = ProgressLog(context, sum(c["duration_s"] * c["channels"] for c in calls))
         with tempfile.TemporaryDirectory(prefix="asr-transcripts-") as tmp:
             paths = _local_paths(artifacts, key, calls, Path(tmp))
             for i in range(0, len(calls), FILES_PER_CHUNK):
                 chunk = slice(i, i + FILES_PER_CHUNK)
-                results = transcriber.transcribe_batch(paths[chunk], progress=progress)
+                results = transcriber.transcribe_batch(paths[chunk], options, progress=progress)
                 now = datetime.now(UTC).isoformat()
                 records += [
                     call_record(call, segments, model_version, now)

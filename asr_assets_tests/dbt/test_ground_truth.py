@@ -32,6 +32,7 @@ def load_samples(url: str) -> None:
     from asr_assets.asr.transcribe import Transcriber
     from asr_assets.defs.raw_audio import LandedFile, RawAudioConfig, check_file
     from asr_assets.defs.raw_tables import build_rows, load_partition
+    from asr_assets.defs.resources import WhisperModelResource
     from asr_assets.defs.transcripts import call_record
 
     paths = sorted(CALLS_DIR.glob("*.wav"))
@@ -42,7 +43,10 @@ def load_samples(url: str) -> None:
         checked, _ = check_file(landed, data, RawAudioConfig())
         calls.append(asdict(checked))
     transcriber = Transcriber()
-    results = transcriber.transcribe_batch([str(p) for p in paths])
+    # the options the pipeline's transcripts step uses (VAD on: see WhisperModelResource)
+    results = transcriber.transcribe_batch(
+        [str(p) for p in paths], WhisperModelResource().transcription_options()
+    )
     now = datetime.now(UTC).isoformat()
     records = [call_record(c, s, transcriber.model_version, now) for c, s in zip(calls, results, strict=True)]
     rows = build_rows(PARTITION, {"calls": calls, "quarantine": []}, records)
