@@ -3,7 +3,8 @@
 The bench runs each engine in its own subprocess (`asr-assets _bench-worker SPEC`) so that peak RSS and model
 load are measured per engine and one engine's caches or thread pools cannot slow the other. Workers run one after
 the other: on a 2-core machine two at once would measure contention, not the engines. Each setting first
-transcribes one file untimed (`warmup_s`, which holds XLA compilation for ours), then all files (`wall_s`).
+transcribes the first WARMUP_FILES files untimed (`warmup_s`: one full batch of ours, so XLA compiles the
+shapes of a full batch there, not in the timed run; faster-whisper gets the same files), then all files (`wall_s`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from asr_assets.asr.engines import EngineConfig, load_engine
 from asr_assets.asr.evaluation import EvalItem, WordErrors, find_items, normalize, word_errors
 
+WARMUP_FILES = 8  # = TranscriptionOptions.batch_size
 ProgressFactory = Callable[[float, str], Any]  # (total audio seconds, label) -> a tqdm-like bar
 
 # Engine groups of the bench: one subprocess each. fw-float32 runs the same math and options as ours;
@@ -116,7 +118,7 @@ def worker(spec_path: Path, progress: ProgressFactory | None = None) -> None:
     for config in configs:
         engine.config = replace(engine.config, beam_size=config.beam_size)
         start = time.perf_counter()
-        engine.run(files[:1])
+        engine.run(files[:WARMUP_FILES])
         warmup_s = time.perf_counter() - start
         bar = progress(0.0, config.label) if progress else None
         run = engine.run(files, progress=bar.update if bar is not None else None)
