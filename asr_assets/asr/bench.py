@@ -31,8 +31,10 @@ ProgressFactory = Callable[[float, str], Any]  # (total audio seconds, label) ->
 
 # Engine groups of the bench: one subprocess each. fw-float32 runs the same math and options as ours;
 # fw-int8-batched is faster-whisper's fastest CPU setting (int8 weights, BatchedInferencePipeline with Silero VAD).
+# tf-vad is ours with the Silero VAD, the like-for-like setting for fw-int8-batched (which skips silence too).
 GROUPS = {
     "tf": EngineConfig(engine="tf"),
+    "tf-vad": EngineConfig(engine="tf", vad=True),
     "fw-float32": EngineConfig(engine="faster-whisper", compute_type="float32"),
     "fw-int8-batched": EngineConfig(engine="faster-whisper", compute_type="int8", batched=True),
 }
@@ -214,19 +216,20 @@ def run_bench(
     comparisons = []
     for beam in beams:
         by_group = {s["group"]: (label, s) for label, s in settings.items() if s["beam_size"] == beam}
-        if "tf" not in by_group:
-            continue
-        ours_label, ours = by_group["tf"]
-        row: dict[str, Any] = {"beam_size": beam, "ours": ours_label}
-        for other in ("fw-float32", "fw-int8-batched"):
-            if other in by_group:
-                label, s = by_group[other]
-                row[f"ratio_vs_{other}"] = ours["speed"] / s["speed"]
-                if ours["wer"] is not None and s["wer"] is not None:
-                    row[f"wer_diff_vs_{other}"] = ours["wer"] - s["wer"]
-        if "fw-float32" in by_group:
-            row["parity_vs_fw-float32"] = parity(ours["results"], by_group["fw-float32"][1]["results"])
-        comparisons.append(row)
+        for ours_group in ("tf", "tf-vad"):
+            if ours_group not in by_group:
+                continue
+            ours_label, ours = by_group[ours_group]
+            row: dict[str, Any] = {"beam_size": beam, "ours": ours_label}
+            for other in ("fw-float32", "fw-int8-batched"):
+                if other in by_group:
+                    label, s = by_group[other]
+                    row[f"ratio_vs_{other}"] = ours["speed"] / s["speed"]
+                    if ours["wer"] is not None and s["wer"] is not None:
+                        row[f"wer_diff_vs_{other}"] = ours["wer"] - s["wer"]
+            if "fw-float32" in by_group:
+                row["parity_vs_fw-float32"] = parity(ours["results"], by_group["fw-float32"][1]["results"])
+            comparisons.append(row)
     return {
         "root": str(root),
         "files": len(items),
@@ -254,7 +257,7 @@ def format_bench(report: dict[str, Any]) -> str:
             lines.append(f"{'':32} time: {share}")
     lines.append("")
     for row in report["comparisons"]:
-        parts = [f"beam {row['beam_size']}:"]
+        parts = [f"{row.get('ours', 'beam ' + str(row['beam_size']))}:"]
         for key, value in row.items():
             if key.startswith("ratio_vs_"):
                 parts.append(f"ours/{key[9:]} {value:.2f}x")

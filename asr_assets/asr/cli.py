@@ -57,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         "--beam-sizes", default="5,1", help="comma-separated beam sizes (default 5,1: beam and greedy)"
     )
     p.add_argument(
-        "--skip", default="", help="comma-separated groups to leave out: tf, fw-float32, fw-int8-batched"
+        "--skip",
+        default="",
+        help="comma-separated groups to leave out: tf, tf-vad, fw-float32, fw-int8-batched",
     )
 
     p = sub.add_parser(

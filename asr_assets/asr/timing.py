@@ -216,10 +216,13 @@ def find_alignment(
     mean = weights.mean(axis=-2, keepdims=True)
     var = np.square(weights).mean(axis=-2, keepdims=True)
     var -= np.square(mean)
-    rstd = 1.0 / np.sqrt(np.maximum(var, 0.0, out=var))
     rows = weights[:, n_sot : n_sot + n_tokens + 1]
     rows -= mean
-    rows *= rstd
+    # No epsilon, as CT2: a frame with equal weight on every token row (e.g. one row) gives inf * 0 = NaN there
+    # too, and DTW then treats it the same way; numpy's warnings about it would only be noise in every log.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rstd = 1.0 / np.sqrt(np.maximum(var, 0.0, out=var))
+        rows *= rstd
     matrix = median_filter(rows, median_filter_width).mean(axis=0)
     text_indices, time_indices = dtw(-matrix)
 
