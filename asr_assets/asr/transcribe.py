@@ -25,7 +25,7 @@ import numpy as np
 
 from asr_assets.asr import segments as seg
 from asr_assets.asr.audio import SAMPLE_RATE, Audio, load_audio
-from asr_assets.asr.vad import SpeechMap, VadOptions, collect_speech, speech_regions
+from asr_assets.asr.vad import EnergyVadOptions, SpeechMap, VadOptions, collect_speech, speech_regions
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +77,12 @@ class TranscriptionOptions:
     word_timestamps: bool = True
     prepend_punctuations: str = "\"'“¿([{-"
     append_punctuations: str = "\"'.。,，!！?？:：”)]}、"
-    # Cut long silences per channel before the encoder (vad.py). Off by default: on a real phone call it changed
-    # 13-19 % of the words against faster-whisper (dropping "all" of "all right"), while without it our text was
-    # identical to faster-whisper's (BENCHMARKS.md). Faster on two-channel calls; opt in where that matters.
+    # Cut long silences per channel before the encoder (vad.py: Silero VAD v6 as faster-whisper). Off by default:
+    # on a real phone call it changed 20-23 % of the words against our text without it (dropping "all" of "all
+    # right"), while without it our text was identical to faster-whisper's (BENCHMARKS.md, "Silero VAD"). Fewer
+    # windows on two-channel calls; opt in where that matters. EnergyVadOptions selects the older energy detector.
     vad: bool = False
-    vad_options: VadOptions = VadOptions()
+    vad_options: VadOptions | EnergyVadOptions = VadOptions()
     batch_size: int = 8  # windows per encoder/decoder/alignment batch, across files and channels
     min_piece_s: float = 60.0  # VAD only: shortest run of speech decoded as its own stream (see _streams)
 

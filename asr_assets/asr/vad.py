@@ -8,6 +8,11 @@ follows that function step by step, so for the same samples it returns the same 
 is a dev-only dependency and is not imported here. The model file is bundled (assets/README.md): nothing is
 downloaded at run time.
 
+The earlier energy detector stays available as `EnergyVadOptions` for one reason: the pipeline's talk-time marts.
+Whisper's word times snap to the edges of each kept region, and Silero's 400 ms pad (needed: its speech onset on
+8 kHz calls comes late) made two sample calls' talk time 0.86 s and 1.39 s too long, over the marts' 0.5 s
+tolerance, where the energy detector (300 ms pad) stays inside it (BENCHMARKS.md, "Silero VAD").
+
 The cut-and-concatenate scheme and `SpeechMap` follow faster-whisper's `collect_chunks` and
 `SpeechTimestampsMap`, so times map back as its `restore_speech_timestamps` does.
 """
@@ -46,12 +51,12 @@ class VadOptions:
 
 @functools.cache
 def _session() -> Any:
-    """One onnxruntime session per process: building it costs ~tens of ms and it is safe to share.
+    """One onnxruntime session per process: loading the model once, and sessions are safe to share across threads.
 
-    One thread, as faster-whisper: the model is tiny (~1 MFLOP per window), so more threads only add
-    synchronisation, and TensorFlow is using the cores for the encoder and decoder.
+    One thread, as faster-whisper: two were only 1.3x faster on this 2-core machine (1.9 s -> 1.5 s for a 183 s
+    stereo call), and the cores are TensorFlow's for the encoder and decoder.
     """
-    import onnxruntime  # imported here so that importing the package stays cheap
+    import onnxruntime  # type: ignore[import-untyped]  # imported here: importing the package stays cheap
 
     opts = onnxruntime.SessionOptions()
     opts.inter_op_num_threads = 1
@@ -88,13 +93,15 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
 
 
 def speech_regions(
-    samples: np.ndarray, options: VadOptions = VadOptions(), sample_rate: int = SAMPLE_RATE
+    samples: np.ndarray, options: VadOptions | EnergyVadOptions = VadOptions(), sample_rate: int = SAMPLE_RATE
 ) -> list[tuple[int, int]]:
     """Speech regions of one channel as sorted, non-overlapping (start, end) sample ranges, padded.
 
     samples: (n,) float32 in [-1, 1] at 16 kHz. An empty list means no speech at all. This is faster-whisper's
-    `get_speech_timestamps`, returning tuples instead of dicts.
+    `get_speech_timestamps`, returning tuples instead of dicts (or the energy detector, given EnergyVadOptions).
     """
+    if isinstance(options, EnergyVadOptions):
+        return energy_speech_regions(samples, options, sample_rate)
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"Silero VAD v6 runs at {SAMPLE_RATE} Hz, got {sample_rate}")
     n = len(samples)
@@ -180,6 +187,81 @@ def speech_regions(
         else:
             speech[1] = int(min(n, speech[1] + pad))
     return [(int(s), int(e)) for s, e in speeches]
+
+
+# --- the energy detector (the pipeline's, see the module docstring) ---------------------------------------
+
+DIGITAL_SILENCE_DB = -100.0  # frames below this are exact or near-exact zeros
+
+
+@dataclass(frozen=True)
+class EnergyVadOptions:
+    """Energy per 20 ms frame against the channel's own noise floor; conservative: long silences only, padded."""
+
+    frame_s: float = 0.02  # energy frame (320 samples)
+    margin_db: float = 6.0  # speech is this far above the noise floor (10th percentile of audible frames)
+    max_margin_db: float = 15.0
+    floor_dbfs: float = -65.0  # frames below this are silence whatever the noise floor
+    min_silence_s: float = 1.0  # shorter pauses stay in (Whisper reads them as pauses, not as new windows)
+    pad_s: float = 0.3  # audio kept before and after every speech region
+
+
+def frame_energy_db(samples: np.ndarray, frame: int) -> np.ndarray:
+    """Mean-square energy in dBFS of consecutive `frame`-sample frames (the tail frame zero-padded)."""
+    n = -(-len(samples) // frame)
+    padded = np.zeros(n * frame, dtype=np.float32)
+    padded[: len(samples)] = samples
+    power = np.mean(np.square(padded.reshape(n, frame), dtype=np.float64), axis=1)
+    return 10.0 * np.log10(power + 1e-12)
+
+
+def energy_speech_regions(
+    samples: np.ndarray, options: EnergyVadOptions = EnergyVadOptions(), sample_rate: int = SAMPLE_RATE
+) -> list[tuple[int, int]]:
+    """Speech regions of one channel from frame energy (the detector before Silero, unchanged)."""
+    frame = max(1, round(options.frame_s * sample_rate))
+    if len(samples) == 0:
+        return []
+    energy = frame_energy_db(samples, frame)
+    # Digital silence (codec DTX, zero padding) would drag the noise-floor estimate far below the line noise.
+    audible = energy[energy > DIGITAL_SILENCE_DB]
+    if audible.size == 0:
+        return []
+    noise = float(np.percentile(audible, 10))
+    # Between the noise and speech clusters (Otsu), but never closer to the noise floor than margin_db (noise
+    # fluctuates) nor further than max_margin_db (quiet speech in a noisy room sits only ~10 dB above it).
+    split = min(max(_otsu(audible), noise + options.margin_db), noise + options.max_margin_db)
+    threshold = max(split, options.floor_dbfs)
+    voiced = np.flatnonzero(energy > threshold)
+    if voiced.size == 0:
+        return []
+    # Runs of voiced frames, joined across pauses shorter than min_silence_s.
+    gap_frames = options.min_silence_s / options.frame_s
+    breaks = np.flatnonzero(np.diff(voiced) > gap_frames + 1)
+    starts = np.concatenate([voiced[:1], voiced[breaks + 1]])
+    ends = np.concatenate([voiced[breaks], voiced[-1:]]) + 1
+    pad = round(options.pad_s * sample_rate)
+    regions: list[tuple[int, int]] = []
+    for s, e in zip(starts * frame, ends * frame, strict=True):
+        s, e = max(0, int(s) - pad), min(len(samples), int(e) + pad)
+        if regions and s <= regions[-1][1]:
+            regions[-1] = (regions[-1][0], e)
+        else:
+            regions.append((s, e))
+    return regions
+
+
+def _otsu(values: np.ndarray, bins: int = 64) -> float:
+    """The threshold that best separates `values` into two classes (Otsu's between-class variance)."""
+    hist, edges = np.histogram(values, bins=bins)
+    centers = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centers)
+    mean0 = m0 / np.maximum(w0, 1)
+    mean1 = (m0[-1] - m0) / np.maximum(w1, 1)
+    between = w0 * w1 * (mean0 - mean1) ** 2
+    return float(edges[1:][int(np.argmax(between))])
 
 
 class SpeechMap:

@@ -207,12 +207,16 @@ class WhisperModelResource(dg.ConfigurableResource):
     # stretches words over the other party's turns and the marts' talk time and overlap come out seconds too long
     # (sample calls: overlap 2.6-5.9 s where 0-0.45 s was spoken); with it, talk time is within 0.5 s of the truth.
     # The price, measured on one real phone call: some words lost at turn starts (BENCHMARKS.md, "Accuracy and VAD").
+    # The pipeline keeps the energy detector, not the library's Silero: Whisper's word times snap to the edges of
+    # each kept region, and Silero's 400 ms pad made two sample calls' talk time 0.86 s and 1.39 s too long
+    # (BENCHMARKS.md, "Silero VAD"); Silero lost the same turn-start words on the phone call.
     vad: bool = True
 
     def transcription_options(self) -> Any:
         from asr_assets.asr.transcribe import TranscriptionOptions
+        from asr_assets.asr.vad import EnergyVadOptions
 
-        return TranscriptionOptions(vad=self.vad)
+        return TranscriptionOptions(vad=self.vad, vad_options=EnergyVadOptions())
 
     def transcriber(self) -> Any:
         """One Transcriber (TensorFlow model + compiled functions) per process and model path.

@@ -1,5 +1,5 @@
-"""vad.py (Silero VAD v6) on silence, on the bundled sample calls (whose ground truth lists every voiced span) and
-against faster-whisper's own `get_speech_timestamps`."""
+"""vad.py (Silero VAD v6, and the energy detector the pipeline keeps) on silence, on the bundled sample calls
+(whose ground truth lists every voiced span) and against faster-whisper's own `get_speech_timestamps`."""
 
 import json
 from pathlib import Path
@@ -9,7 +9,14 @@ import pytest
 
 from asr_assets.asr import vad
 from asr_assets.asr.audio import load_audio
-from asr_assets.asr.vad import SAMPLE_RATE, SpeechMap, VadOptions, collect_speech, speech_regions
+from asr_assets.asr.vad import (
+    SAMPLE_RATE,
+    EnergyVadOptions,
+    SpeechMap,
+    VadOptions,
+    collect_speech,
+    speech_regions,
+)
 
 CALLS = Path(__file__).resolve().parents[2] / "asr_assets" / "samples" / "calls"
 needs_calls = pytest.mark.skipif(
@@ -117,3 +124,48 @@ def test_same_regions_as_faster_whisper():
                 fw_vad.get_vad_model()(np.pad(samples, (0, 512 - len(samples) % 512))).reshape(-1),
                 atol=1e-6,
             )
+
+
+# --- the energy detector, kept for the pipeline (EnergyVadOptions) ---------------------------------------------
+
+
+def _noise_with_bursts(bursts_s: list[tuple[float, float]], total_s: float = 20.0) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 10 ** (-60 / 20), int(total_s * SAMPLE_RATE)).astype(np.float32)  # -60 dBFS hiss
+    t = np.arange(len(x)) / SAMPLE_RATE
+    for start, end in bursts_s:
+        on = (t >= start) & (t < end)
+        x[on] += (0.3 * np.sin(2 * np.pi * 220 * t[on]) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t[on]))).astype(
+            np.float32
+        )
+    return x
+
+
+def test_energy_regions_cover_bursts_with_padding_and_cut_long_silence():
+    x = _noise_with_bursts([(2.0, 4.0), (4.5, 5.0), (12.0, 13.0)])
+    regions = speech_regions(x, EnergyVadOptions())
+    # the 0.5 s pause is bridged (shorter than min_silence_s), the 7 s silence is cut
+    assert len(regions) == 2
+    (s0, e0), (s1, e1) = regions
+    pad = EnergyVadOptions().pad_s * SAMPLE_RATE
+    assert s0 <= 2.0 * SAMPLE_RATE - pad + 320 and e0 >= 5.0 * SAMPLE_RATE + pad - 320
+    assert s1 <= 12.0 * SAMPLE_RATE - pad + 320 and e1 >= 13.0 * SAMPLE_RATE + pad - 320
+
+
+def test_energy_silence_and_digital_zeros_have_no_speech():
+    assert speech_regions(np.zeros(SAMPLE_RATE * 5, np.float32), EnergyVadOptions()) == []
+    assert speech_regions(np.zeros(0, np.float32), EnergyVadOptions()) == []
+    hiss = _noise_with_bursts([])
+    assert sum(e - s for s, e in speech_regions(hiss, EnergyVadOptions())) < 0.2 * len(hiss)
+
+
+@needs_calls
+def test_energy_sample_calls_keep_every_voiced_span():
+    truth = json.loads((CALLS / "ground_truth.json").read_text())
+    for call in truth["calls"]:
+        audio = load_audio(CALLS / call["file_name"])
+        for c, samples in enumerate(audio.channels):
+            regions = speech_regions(samples, EnergyVadOptions())
+            for span in (s for s in call["speech"] if s["channel"] == c):
+                start, end = span["start_s"] * SAMPLE_RATE, span["end_s"] * SAMPLE_RATE
+                assert any(s <= start and end <= e for s, e in regions), (call["file_name"], c, span)
