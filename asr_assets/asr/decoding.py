@@ -377,12 +377,17 @@ class WhisperEngine:
                 h, _, scores = decoder.prefill(
                     inputs, positions, tf.zeros((w,), tf.int32), decoder.cross_kv(enc), heads
                 )
-                text_logits = tf.matmul(
-                    h, tf.convert_to_tensor(decoder.token_embedding)[:eot], transpose_b=True
-                )  # ids < eot only
-                logp = tf.nn.log_softmax(text_logits, axis=-1)
-                picked = tf.gather(logp, tf.minimum(targets, eot - 1), batch_dims=2)
-                probs = tf.where(targets < eot, tf.exp(picked), 0.0)
+                text_emb = tf.convert_to_tensor(decoder.token_embedding)[:eot]  # softmax over ids < eot only
+                picked = tf.einsum("wld,wld->wl", h, tf.gather(text_emb, tf.minimum(targets, eot - 1)))
+                # The normaliser one window at a time: all logits at once are (W, L, eot) float32, 0.4 GB for
+                # 8 windows of 256 tokens, a buffer XLA would keep for the life of the process.
+                lse = tf.map_fn(
+                    lambda hw: tf.reduce_logsumexp(tf.matmul(hw, text_emb, transpose_b=True), axis=-1),
+                    h,
+                    parallel_iterations=1,
+                    fn_output_signature=tf.float32,
+                )  # (W, L)
+                probs = tf.where(targets < eot, tf.exp(picked - lse), 0.0)
                 return scores, probs
 
             self._align_fns[key] = tf.function(forced, jit_compile=True)
