@@ -72,8 +72,18 @@ def _parser() -> argparse.ArgumentParser:
 def _progress_bar(total_s: float, desc: str):
     from tqdm import tqdm
 
+    # Progress is counted in (fractional) audio seconds: show them rounded, not as 414.0259999999997.
+    if total_s:
+        fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} audio s [{elapsed}<{remaining}, {rate_fmt}]"
+    else:
+        fmt = "{desc}: {n:.0f} audio s [{elapsed}, {rate_fmt}]"
     return tqdm(
-        total=round(total_s, 1) if total_s else None, unit="audio s", desc=desc, file=sys.stderr, leave=False
+        total=round(total_s, 1) if total_s else None,
+        unit="audio s",
+        desc=desc,
+        file=sys.stderr,
+        leave=False,
+        bar_format=fmt,
     )
 
 
