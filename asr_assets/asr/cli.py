@@ -1,4 +1,4 @@
-"""`asr-assets transcribe | eval | bench`: the engine's command line, and the only engine module that prints.
+"""`asr-assets transcribe | eval | bench | profile`: the engine's command line, and the only engine module that prints.
 
 Results go to stdout (JSON lines for `transcribe`, a short table for `eval` and `bench`); progress bars and
 logs go to stderr. `main(argv)` takes the command name as argv[0], as `asr_assets.cli` passes it.
@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT")
     p.add_argument("--limit", type=int, default=None, help="use N files spread evenly over the sets")
     p.add_argument(
+        "--rescore",
+        default=None,
+        metavar="REPORT",
+        help="score a saved --json report of DIR again (same --limit) instead of transcribing",
+    )
+    p.add_argument(
         "--model", default=None, help="Whisper checkpoint directory (default: the bundled tiny.en)"
     )
     p.add_argument(
@@ -61,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         default="",
         help="comma-separated groups to leave out: tf, tf-vad, fw-float32, fw-int8-batched",
     )
+
+    p = sub.add_parser("profile", help="time per stage on W windows of one file, ours next to CTranslate2's")
+    p.add_argument("file", metavar="FILE", help="a recording of at least 30 s")
+    p.add_argument("--windows", type=int, default=8, help="30 s windows in the batch (default 8)")
+    p.add_argument("--repeat", type=int, default=2, help="timed repeats per stage, fastest kept (default 2)")
 
     p = sub.add_parser(
         "_bench-worker", help=argparse.SUPPRESS
@@ -136,12 +147,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from asr_assets.asr.bench import format_bench, run_bench, select_items
 
     items = select_items(args.dir, args.limit)
-    beams = [int(b) for b in args.beam_sizes.split(",") if b.strip()]
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    report = run_bench(items, beams, args.model, skip, args.dir)
+    if args.rescore:
+        from asr_assets.asr.bench import rescore
+
+        report = rescore(json.loads(Path(args.rescore).read_text()), items)
+    else:
+        beams = [int(b) for b in args.beam_sizes.split(",") if b.strip()]
+        skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+        report = run_bench(items, beams, args.model, skip, args.dir)
     print(format_bench(report))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from asr_assets.asr.profile import format_profile, run_profile
+
+    print(format_profile(run_profile(args.file, args.windows, args.repeat)))
     return 0
 
 
@@ -156,6 +179,7 @@ COMMANDS = {
     "transcribe": cmd_transcribe,
     "eval": cmd_eval,
     "bench": cmd_bench,
+    "profile": cmd_profile,
     "_bench-worker": cmd_bench_worker,
 }
 

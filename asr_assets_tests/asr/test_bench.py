@@ -2,7 +2,7 @@
 
 import pytest
 
-from asr_assets.asr.bench import format_bench, parity, score, select_items
+from asr_assets.asr.bench import format_bench, parity, rescore, score, select_items
 from asr_assets.asr.evaluation import EvalItem
 
 
@@ -59,3 +59,26 @@ def test_format_bench_shows_ratios():
     }
     text = format_bench(report)
     assert "ours/fw-int8-batched 2.00x" in text and "encoder 50%" in text
+
+
+def test_stereo_file_is_scored_per_channel_and_reports_rescore(tmp_path):
+    # Same speech on both channels (as the eval sets' stereo files): WER 0, not ~1 from doubled words.
+    item = EvalItem("a", tmp_path / "1.wav", "hello there")
+    both = _result([(" hello", 0, 1), (" there", 1, 2)], [(" hello", 0, 1), (" there", 1, 2)])
+    both["file"] = str(item.path)
+    assert score([item], [both])["wer"] == 0.0
+    one_wrong = _result([(" hello", 0, 1), (" there", 1, 2)], [(" hello", 0, 1)])
+    assert score([item], [one_wrong])["wer"] == 0.25  # 1 edit over 2 channels x 2 reference words
+
+    setting = {"speed": 2.0, "beam_size": 5, "results": [both], "wer": 1.0, "sets": {}}
+    report = {
+        "settings": {
+            "tf-beam5": {**setting, "group": "tf"},
+            "fw-int8-batched-beam5": {**setting, "group": "fw-int8-batched", "speed": 4.0},
+        }
+    }
+    again = rescore(report, [item])
+    assert again["settings"]["tf-beam5"]["wer"] == 0.0
+    assert again["comparisons"][0]["ratio_vs_fw-int8-batched"] == 0.5
+    with pytest.raises(ValueError, match="files differ"):
+        rescore(report, [EvalItem("a", tmp_path / "2.wav", "x")])

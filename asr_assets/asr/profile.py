@@ -1,0 +1,128 @@
+"""`asr-assets profile FILE`: where a batch of windows spends its time, ours next to CTranslate2's, stage by stage.
+
+The bench measures whole transcriptions; this isolates the stages on the same W windows of one recording (30 s
+windows cut from its channels, no prompt): the encoder, greedy and beam-5 generation, and (ours) the forced
+alignment pass for word timestamps. Both engines run in this one process, one after the other, each stage first
+once untimed (XLA compiles, CTranslate2 warms its caches), then `repeat` times, keeping the fastest. CTranslate2
+(faster-whisper's runtime, a benchmark dependency only) is measured in float32, the same math as ours, and int8,
+faster-whisper's fastest CPU setting. Generation time is also given per decoding step (the longest window's
+token count), the unit the decoder's cost is paid in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from asr_assets.asr.audio import load_audio
+from asr_assets.asr.features import N_FRAMES, log_mel_spectrogram
+
+
+@dataclass(frozen=True)
+class StageTime:
+    engine: str
+    stage: str
+    ms: float  # fastest of the timed repeats, for the whole batch
+    steps: int | None = None  # generation: tokens of the longest window
+
+
+def _fastest(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    result = fn()  # untimed: compilation / warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best, result
+
+
+def windows_of(path: str, count: int) -> np.ndarray:
+    """Up to `count` whole 30 s log-mel windows, channel after channel."""
+    audio = load_audio(path)
+    mels = []
+    for channel in audio.channels:
+        mel = log_mel_spectrogram(channel)
+        mels += [mel[:, i : i + N_FRAMES] for i in range(0, mel.shape[1] - N_FRAMES + 1, N_FRAMES)]
+    if not mels:
+        raise ValueError(f"{path}: shorter than one 30 s window; profile a longer recording")
+    return np.stack(mels[:count]).astype(np.float32)
+
+
+def profile_ours(mels: np.ndarray, repeat: int) -> tuple[list[StageTime], int]:
+    """Our stages; also returns the <|startoftranscript|> id, the prompt both engines get."""
+    from asr_assets.asr.checkpoints import load_checkpoint
+    from asr_assets.asr.decoding import GenerateOptions, WhisperEngine
+
+    checkpoint, weights = load_checkpoint(None)
+    engine = WhisperEngine(checkpoint, weights)
+    del weights
+    eot, prompt = engine.tokens.eot, [engine.tokens.sot]
+    ms, encoded = _fastest(lambda: engine.encode(mels), repeat)
+    times = [StageTime("tf", "encoder", ms)]
+    for beam in (1, 5):
+        options = GenerateOptions(beam_size=beam)
+        ms, results = _fastest(lambda o=options: engine.generate(encoded, [prompt] * len(mels), o), repeat)
+        steps = max(len(r.tokens) for r in results)
+        times.append(StageTime("tf", f"generate beam {beam}", ms, steps))
+        texts = [[t for t in r.tokens if t < eot] for r in results]
+        ms, _ = _fastest(lambda x=texts: engine.align(encoded, x), repeat)
+        times.append(StageTime("tf", f"align (beam {beam} text)", ms))
+    return times, engine.tokens.sot
+
+
+def profile_ctranslate2(mels: np.ndarray, repeat: int, compute_type: str, sot: int) -> list[StageTime]:
+    import ctranslate2
+
+    from asr_assets.asr.checkpoints import default_model_path
+
+    model = ctranslate2.models.Whisper(
+        str(default_model_path()), device="cpu", compute_type=compute_type, intra_threads=0
+    )
+    label = f"ct2-{compute_type}"
+    features = ctranslate2.StorageView.from_array(mels)
+    ms, encoded = _fastest(lambda: model.encode(features, to_cpu=False), repeat)
+    times = [StageTime(label, "encoder", ms)]
+    for beam in (1, 5):
+
+        def generate(b=beam):
+            return model.generate(
+                encoded,
+                [[sot]] * len(mels),
+                beam_size=b,
+                max_length=448,
+                suppress_blank=True,
+                suppress_tokens=[-1],
+                return_scores=True,
+                return_no_speech_prob=True,
+            )
+
+        ms, results = _fastest(generate, repeat)
+        steps = max(len(r.sequences_ids[0]) for r in results)
+        times.append(StageTime(label, f"generate beam {beam}", ms, steps))
+    return times
+
+
+def run_profile(path: str, windows: int = 8, repeat: int = 2) -> dict[str, Any]:
+    mels = windows_of(path, windows)
+    times, sot = profile_ours(mels, repeat)
+    try:
+        for compute_type in ("float32", "int8"):
+            times += profile_ctranslate2(mels, repeat, compute_type, sot)
+    except ImportError:  # ctranslate2 comes with the dev dependencies only
+        pass
+    return {"file": path, "windows": len(mels), "times": [t.__dict__ for t in times]}
+
+
+def format_profile(report: dict[str, Any]) -> str:
+    w = report["windows"]
+    lines = [f"{report['file']}: {w} windows of 30 s, no prompt", ""]
+    lines.append(f"{'engine':14} {'stage':26} {'ms/batch':>9} {'ms/window':>9} {'steps':>5} {'ms/step':>7}")
+    for t in report["times"]:
+        per_step = f"{t['ms'] / t['steps']:7.1f}" if t["steps"] else f"{'':7}"
+        steps = f"{t['steps']:5d}" if t["steps"] else f"{'':5}"
+        lines.append(f"{t['engine']:14} {t['stage']:26} {t['ms']:9.0f} {t['ms'] / w:9.0f} {steps} {per_step}")
+    return "\n".join(lines)

@@ -1,0 +1,36 @@
+"""`asr-assets profile`: the stage timings run for real on a sample call, ours and (when installed) CTranslate2's."""
+
+import pytest
+
+from asr_assets.asr.profile import format_profile, run_profile, windows_of
+from asr_assets_tests.asr.conftest import REPO_ROOT
+
+SAMPLE_CALLS = REPO_ROOT / "asr_assets" / "samples" / "calls"
+
+
+def test_profile_times_every_stage_of_both_engines():
+    report = run_profile(str(SAMPLE_CALLS / "call_01_card_block.wav"), windows=2, repeat=1)
+    assert report["windows"] == 2  # one 30 s window per channel of the 32 s stereo call
+    stages = {(t["engine"], t["stage"]) for t in report["times"]}
+    assert {("tf", "encoder"), ("tf", "generate beam 1"), ("tf", "generate beam 5")} <= stages
+    assert ("tf", "align (beam 5 text)") in stages
+    try:
+        import ctranslate2  # noqa: F401  (a dev dependency: the reference engine)
+    except ImportError:
+        pass
+    else:
+        assert {("ct2-float32", "generate beam 5"), ("ct2-int8", "encoder")} <= stages
+    for t in report["times"]:
+        assert t["ms"] > 0 and (t["steps"] is None or t["steps"] > 0)
+    text = format_profile(report)
+    assert "ms/step" in text and "generate beam 5" in text
+
+
+def test_profile_needs_a_whole_window(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(16000 * 5, np.float32), 16000)
+    with pytest.raises(ValueError, match="shorter than one 30 s window"):
+        windows_of(str(short), 8)
