@@ -1,6 +1,6 @@
 """The `asr-assets` console script: one entry point, subcommands imported lazily.
 
-Engine commands (transcribe, eval, bench) live in `asr_assets.asr.cli` and never import Dagster;
+Engine commands (transcribe, eval, bench, profile) live in `asr_assets.asr.cli` and never import Dagster;
 platform commands (ingest, ui) live in `asr_assets.ingest` and never import TensorFlow at module load.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
-ENGINE_COMMANDS = ("transcribe", "eval", "bench")
+ENGINE_COMMANDS = ("transcribe", "eval", "bench", "profile")
 PLATFORM_COMMANDS = ("ingest", "ui")
-USAGE = "usage: asr-assets {transcribe,eval,bench,ingest,ui} ...  (asr-assets COMMAND --help for details)"
+USAGE = "usage: asr-assets {transcribe,eval,bench,profile,ingest,ui} ...  (asr-assets COMMAND --help for details)"
 
 
 def main(argv: list[str] | None = None) -> int:
