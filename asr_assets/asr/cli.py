@@ -69,7 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("profile", help="time per stage on W windows of one file, ours next to CTranslate2's")
-    p.add_argument("file", metavar="FILE", help="a recording of at least 30 s")
+    p.add_argument("file", metavar="FILE", nargs="?", help="a recording of at least 30 s")
+    p.add_argument(
+        "--kernels", action="store_true", help="instead: matmul rates, float32/bfloat16, XLA vs oneDNN"
+    )
     p.add_argument("--windows", type=int, default=8, help="30 s windows in the batch (default 8)")
     p.add_argument("--repeat", type=int, default=2, help="timed repeats per stage, fastest kept (default 2)")
 
@@ -162,8 +165,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from asr_assets.asr.profile import format_profile, run_profile
+    from asr_assets.asr.profile import format_kernels, format_profile, kernel_rates, run_profile
 
+    if args.kernels:
+        print(format_kernels(kernel_rates()))
+        return 0
+    if not args.file:
+        print("asr-assets profile: give a FILE (a recording of at least 30 s) or --kernels", file=sys.stderr)
+        return 2
     print(format_profile(run_profile(args.file, args.windows, args.repeat)))
     return 0
 

@@ -126,3 +126,46 @@ def format_profile(report: dict[str, Any]) -> str:
         steps = f"{t['steps']:5d}" if t["steps"] else f"{'':5}"
         lines.append(f"{t['engine']:14} {t['stage']:26} {t['ms']:9.0f} {t['ms'] / w:9.0f} {steps} {per_step}")
     return "\n".join(lines)
+
+
+def kernel_rates(repeat: int = 10, scale: int = 1) -> list[dict[str, Any]]:
+    """The decoder's and encoder's hot products in float32 and bfloat16, inside XLA and through TF's oneDNN
+    kernels (plain eager TF), at tiny.en's shapes (`scale` divides the long dimensions, for quick tests).
+
+    This is the evidence for where a faster number format could come from: XLA's CPU backend runs bfloat16 at
+    the float32 rate or slower, oneDNN runs it about twice as fast on CPUs with AVX-512 BF16.
+    """
+    import tensorflow as tf
+
+    vocab, d, frames = 51864 // scale, 384, 12000 // scale
+    shapes = {
+        "encoder mlp (8 windows)": ((frames, d), (d, 4 * d)),
+        "output projection, 8 rows": ((8, d), (d, vocab)),
+        "output projection, 40 rows": ((40, d), (d, vocab)),
+    }
+    xla_matmul = tf.function(tf.matmul, jit_compile=True)
+    rows = []
+    for name, (a_shape, b_shape) in shapes.items():
+        for dtype in (tf.float32, tf.bfloat16):
+            a = tf.cast(tf.random.normal(a_shape), dtype)
+            b = tf.cast(tf.random.normal(b_shape), dtype)
+            flops = 2 * a_shape[0] * a_shape[1] * b_shape[1]
+            for runtime, fn in (("xla", xla_matmul), ("onednn", tf.matmul)):
+                ms, _ = _fastest(lambda f=fn, x=a, y=b: f(x, y).numpy(), repeat)
+                rows.append(
+                    {
+                        "product": name,
+                        "dtype": dtype.name,
+                        "runtime": runtime,
+                        "ms": ms,
+                        "gflops": flops / ms / 1e6,
+                    }
+                )
+    return rows
+
+
+def format_kernels(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'product':28} {'dtype':9} {'runtime':8} {'ms':>8} {'GFLOP/s':>8}"]
+    for r in rows:
+        lines.append(f"{r['product']:28} {r['dtype']:9} {r['runtime']:8} {r['ms']:8.2f} {r['gflops']:8.0f}")
+    return "\n".join(lines)

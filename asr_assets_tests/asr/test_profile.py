@@ -34,3 +34,17 @@ def test_profile_needs_a_whole_window(tmp_path):
     sf.write(short, np.zeros(16000 * 5, np.float32), 16000)
     with pytest.raises(ValueError, match="shorter than one 30 s window"):
         windows_of(str(short), 8)
+
+
+def test_kernel_rates_cover_both_formats_and_runtimes():
+    from asr_assets.asr.profile import format_kernels, kernel_rates
+
+    rows = kernel_rates(repeat=1, scale=16)
+    assert {(r["dtype"], r["runtime"]) for r in rows} == {
+        ("float32", "xla"),
+        ("float32", "onednn"),
+        ("bfloat16", "xla"),
+        ("bfloat16", "onednn"),
+    }
+    assert all(r["ms"] > 0 and r["gflops"] > 0 for r in rows)
+    assert "output projection, 40 rows" in format_kernels(rows)
