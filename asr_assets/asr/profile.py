@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -65,11 +66,11 @@ def profile_ours(mels: np.ndarray, repeat: int) -> tuple[list[StageTime], int]:
     times = [StageTime("tf", "encoder", ms)]
     for beam in (1, 5):
         options = GenerateOptions(beam_size=beam)
-        ms, results = _fastest(lambda o=options: engine.generate(encoded, [prompt] * len(mels), o), repeat)
+        ms, results = _fastest(partial(engine.generate, encoded, [prompt] * len(mels), options), repeat)
         steps = max(len(r.tokens) for r in results)
         times.append(StageTime("tf", f"generate beam {beam}", ms, steps))
         texts = [[t for t in r.tokens if t < eot] for r in results]
-        ms, _ = _fastest(lambda x=texts: engine.align(encoded, x), repeat)
+        ms, _ = _fastest(partial(engine.align, encoded, texts), repeat)
         times.append(StageTime("tf", f"align (beam {beam} text)", ms))
     return times, engine.tokens.sot
 
@@ -151,7 +152,7 @@ def kernel_rates(repeat: int = 10, scale: int = 1) -> list[dict[str, Any]]:
             b = tf.cast(tf.random.normal(b_shape), dtype)
             flops = 2 * a_shape[0] * a_shape[1] * b_shape[1]
             for runtime, fn in (("xla", xla_matmul), ("onednn", tf.matmul)):
-                ms, _ = _fastest(lambda f=fn, x=a, y=b: f(x, y).numpy(), repeat)
+                ms, _ = _fastest(partial(_run_numpy, fn, a, b), repeat)
                 rows.append(
                     {
                         "product": name,
@@ -162,6 +163,10 @@ def kernel_rates(repeat: int = 10, scale: int = 1) -> list[dict[str, Any]]:
                     }
                 )
     return rows
+
+
+def _run_numpy(fn: Callable[..., Any], *args: Any) -> np.ndarray:
+    return fn(*args).numpy()  # .numpy() waits for the result: eager TF may return before the work is done
 
 
 def format_kernels(rows: list[dict[str, Any]]) -> str:
