@@ -10,7 +10,7 @@ import sys
 
 ENGINE_COMMANDS = ("transcribe", "eval", "bench", "profile")
 PLATFORM_COMMANDS = ("ingest", "ui")
-USAGE = "usage: asr-assets {transcribe,eval,bench,profile,ingest,ui} ...  (asr-assets COMMAND --help for details)"
+USAGE = f"usage: asr-assets {{{','.join(ENGINE_COMMANDS + PLATFORM_COMMANDS)}}} ...  (asr-assets COMMAND --help for details)"
 
 
 def main(argv: list[str] | None = None) -> int:

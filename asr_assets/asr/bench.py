@@ -25,8 +25,9 @@ from typing import Any
 
 from asr_assets.asr.engines import EngineConfig, load_engine
 from asr_assets.asr.evaluation import EvalItem, WordErrors, find_items, normalize, word_errors
+from asr_assets.asr.transcribe import TranscriptionOptions
 
-WARMUP_FILES = 8  # = TranscriptionOptions.batch_size
+WARMUP_FILES = TranscriptionOptions().batch_size  # one full batch of ours
 ProgressFactory = Callable[[float, str], Any]  # (total audio seconds, label) -> a tqdm-like bar
 
 # Engine groups of the bench: one subprocess each. fw-float32 runs the same math and options as ours;
@@ -280,7 +281,7 @@ def format_bench(report: dict[str, Any]) -> str:
             lines.append(f"{'':32} time: {share}")
     lines.append("")
     for row in report["comparisons"]:
-        parts = [f"{row.get('ours', 'beam ' + str(row['beam_size']))}:"]
+        parts = [f"{row['ours']}:"]
         for key, value in row.items():
             if key.startswith("ratio_vs_"):
                 parts.append(f"ours/{key[9:]} {value:.2f}x")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
@@ -88,19 +88,17 @@ def profile_ctranslate2(mels: np.ndarray, repeat: int, compute_type: str, sot: i
     ms, encoded = _fastest(lambda: model.encode(features, to_cpu=False), repeat)
     times = [StageTime(label, "encoder", ms)]
     for beam in (1, 5):
-
-        def generate(b=beam):
-            return model.generate(
-                encoded,
-                [[sot]] * len(mels),
-                beam_size=b,
-                max_length=448,
-                suppress_blank=True,
-                suppress_tokens=[-1],
-                return_scores=True,
-                return_no_speech_prob=True,
-            )
-
+        generate = partial(
+            model.generate,
+            encoded,
+            [[sot]] * len(mels),
+            beam_size=beam,
+            max_length=448,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+            return_scores=True,
+            return_no_speech_prob=True,
+        )
         ms, results = _fastest(generate, repeat)
         steps = max(len(r.sequences_ids[0]) for r in results)
         times.append(StageTime(label, f"generate beam {beam}", ms, steps))
@@ -115,7 +113,7 @@ def run_profile(path: str, windows: int = 8, repeat: int = 2) -> dict[str, Any]:
             times += profile_ctranslate2(mels, repeat, compute_type, sot)
     except ImportError:  # ctranslate2 comes with the dev dependencies only
         pass
-    return {"file": path, "windows": len(mels), "times": [t.__dict__ for t in times]}
+    return {"file": path, "windows": len(mels), "times": [asdict(t) for t in times]}
 
 
 def format_profile(report: dict[str, Any]) -> str:

@@ -55,7 +55,7 @@ def test_format_bench_shows_ratios():
             "tf-beam5": {**setting, "stage_s": {"encoder": 5.0, "decoder": 4.0}},
             "fw-int8-batched-beam5": {**setting, "speed": 20.0, "stage_s": {}},
         },
-        "comparisons": [{"beam_size": 5, "ratio_vs_fw-int8-batched": 2.0}],
+        "comparisons": [{"beam_size": 5, "ours": "tf-beam5", "ratio_vs_fw-int8-batched": 2.0}],
     }
     text = format_bench(report)
     assert "ours/fw-int8-batched 2.00x" in text and "encoder 50%" in text
