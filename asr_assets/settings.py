@@ -22,6 +22,8 @@ import os
 import signal
 import time
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,24 +33,82 @@ PSYCOPG2_SCHEME = "postgresql+psycopg2"
 DAGSTER_INSTANCE_FILE = "dagster.yaml"
 # Dagster's default is 5 s; locally `ingest` waits on the queue, so dequeue faster.
 RUN_DEQUEUE_INTERVAL_S = 1
+DEFAULT_SENSOR_INTERVAL_S = 5
+OUR_PREFIXES = ("ASR_", "DAGSTER_")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the platform reads from the environment, read in one place (this module is the only reader).
+
+    Optional locations are None when unset, so callers can tell "the default" from "chosen by the operator"
+    (a resource passes `dg.EnvVar(name)` only for variables that are set; see `is_set`).
+    """
+
+    home: Path
+    dagster_home: Path
+    dagster_home_from_env: bool
+    landing_url: str
+    storage_url: str
+    database_url: str | None  # None: the embedded server
+    executor: str  # "k8s" or "in_process"
+    model_path: str | None  # None: the bundled tiny.en
+    model_cache: Path
+    sensor_interval_s: int
+    dbt_project_dir: Path
+    set_variables: frozenset[str] = field(repr=False)  # which of our variables are set, for `is_set`
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        home_env = env.get("ASR_HOME")
+        if home_env:
+            home = Path(home_env).expanduser().resolve()
+        else:
+            base = REPO_ROOT if (REPO_ROOT / "pyproject.toml").exists() else Path.cwd()
+            home = base / ".asr_home"
+        dagster_env = env.get("DAGSTER_HOME")
+        if env.get("ASR_MODEL_CACHE"):
+            model_cache = Path(env["ASR_MODEL_CACHE"])
+        elif home_env:
+            model_cache = Path(home_env) / "models"
+        else:
+            model_cache = Path.home() / ".cache" / "asr-assets" / "models"
+        return cls(
+            home=home,
+            dagster_home=Path(dagster_env).expanduser().resolve() if dagster_env else home / "dagster",
+            dagster_home_from_env=bool(dagster_env),
+            landing_url=env.get("ASR_LANDING_URL") or str(home / "landing"),
+            storage_url=env.get("ASR_STORAGE_URL") or str(home / "artifacts"),
+            database_url=env.get("ASR_DATABASE_URL") or None,
+            executor="k8s" if env.get("ASR_EXECUTOR", "").lower() == "k8s" else "in_process",
+            model_path=env.get("ASR_MODEL_PATH") or None,
+            model_cache=model_cache,
+            sensor_interval_s=int(env.get("ASR_SENSOR_INTERVAL_S") or DEFAULT_SENSOR_INTERVAL_S),
+            dbt_project_dir=Path(env.get("ASR_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_transcripts"),
+            set_variables=frozenset(
+                name for name, value in env.items() if value and name.startswith(OUR_PREFIXES)
+            ),
+        )
+
+    def is_set(self, name: str) -> bool:
+        """True when our environment variable `name` (ASR_*, DAGSTER_*) is set to a non-empty value."""
+        return name in self.set_variables
+
+
+def current() -> Settings:
+    """The settings as the environment says now (not cached: tests and `ingest` change the environment)."""
+    return Settings.from_env(os.environ)
 
 
 def asr_home() -> Path:
     """The local state folder: $ASR_HOME, else .asr_home in the repository (or the working directory)."""
-    env = os.environ.get("ASR_HOME")
-    if env:
-        return Path(env).expanduser().resolve()
-    repo = Path(__file__).resolve().parent.parent
-    base = repo if (repo / "pyproject.toml").exists() else Path.cwd()
-    return base / ".asr_home"
+    return current().home
 
 
 def dagster_home() -> Path:
     """$DAGSTER_HOME when set (a deployment's own instance), else $ASR_HOME/dagster with our dagster.yaml."""
-    env = os.environ.get("DAGSTER_HOME")
-    if env:
-        return Path(env).expanduser().resolve()
-    return asr_home() / "dagster"
+    return current().dagster_home
 
 
 def instance_config(home: Path) -> dict:
@@ -69,10 +129,11 @@ def instance_config(home: Path) -> dict:
 
 def ensure_dagster_home() -> Path:
     """Create the Dagster home with our dagster.yaml (only when DAGSTER_HOME is not set by the user) and return it."""
-    home = dagster_home()
+    config = current()
+    home = config.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config_file = home / DAGSTER_INSTANCE_FILE
-    if "DAGSTER_HOME" not in os.environ or not config_file.exists():
+    if not config.dagster_home_from_env or not config_file.exists():
         text = yaml.safe_dump(instance_config(home), sort_keys=False)
         if not config_file.exists() or config_file.read_text() != text:
             config_file.write_text(text)
@@ -81,12 +142,12 @@ def ensure_dagster_home() -> Path:
 
 def landing_url() -> str:
     """Folder or fsspec URL the landing sensor watches."""
-    return os.environ.get("ASR_LANDING_URL") or str(asr_home() / "landing")
+    return current().landing_url
 
 
 def storage_url() -> str:
     """Folder or fsspec URL for artifacts passed between steps (checked audio, manifests, transcripts)."""
-    return os.environ.get("ASR_STORAGE_URL") or str(asr_home() / "artifacts")
+    return current().storage_url
 
 
 def pgdata_dir() -> Path:
@@ -95,10 +156,10 @@ def pgdata_dir() -> Path:
 
 def database_url() -> str:
     """SQLAlchemy URL (postgresql+psycopg2://) of the database: ASR_DATABASE_URL, else the embedded server."""
-    env = os.environ.get("ASR_DATABASE_URL")
-    if env:
-        return sqlalchemy_url(env)
-    if os.environ.get("ASR_EXECUTOR", "").lower() == "k8s":
+    config = current()
+    if config.database_url:
+        return sqlalchemy_url(config.database_url)
+    if config.executor == "k8s":
         # Each step is its own pod: an embedded server per pod would scatter the rows over throwaway databases.
         raise RuntimeError(
             "ASR_EXECUTOR=k8s needs ASR_DATABASE_URL (the shared PostgreSQL); set it from a Secret "

@@ -84,11 +84,10 @@ def default_model_path() -> Path:
 
 
 def model_cache_dir() -> Path:
-    if os.environ.get("ASR_MODEL_CACHE"):
-        return Path(os.environ["ASR_MODEL_CACHE"])
-    if os.environ.get("ASR_HOME"):
-        return Path(os.environ["ASR_HOME"]) / "models"
-    return Path.home() / ".cache" / "asr-assets" / "models"
+    """ASR_MODEL_CACHE, else $ASR_HOME/models, else ~/.cache/asr-assets/models (asr_assets.settings)."""
+    from asr_assets import settings
+
+    return settings.current().model_cache
 
 
 def load_checkpoint(path: str | Path | None = None) -> tuple[Checkpoint, dict[str, np.ndarray]]:
