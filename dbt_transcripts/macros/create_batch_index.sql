@@ -1,5 +1,7 @@
-{#- Post-hook for incremental models: the index get_pending_batch_keys probes and the delete+insert of a
-    reloaded batch uses. -#}
+{#- Post-hook of the marts folder (dbt_project.yml): the index get_pending_batch_keys probes and the delete+insert
+    of a reloaded batch uses. Nothing for a mart that is not incremental (dim_model_versions). -#}
 {% macro create_batch_index() -%}
-    create index if not exists {{ this.identifier }}_batch_idx on {{ this }} (partition_key, batch_loaded_at)
+    {%- if config.get('materialized') == 'incremental' -%}
+        create index if not exists {{ this.identifier }}_batch_idx on {{ this }} (partition_key, batch_loaded_at)
+    {%- endif -%}
 {%- endmacro %}

@@ -1,45 +1,18 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='partition_key',
-        post_hook=[
-            "{{ create_batch_index() }}",
-            "create index if not exists {{ this.identifier }}_search_vector_idx on {{ this }} using gin (search_vector)",
-        ],
+        post_hook="create index if not exists {{ this.identifier }}_search_vector_idx on {{ this }} using gin (search_vector)",
     )
 }}
 
 with
 
-pending_batches as (
-
-    select partition_key, max(loaded_at) as batch_loaded_at
-    from {{ ref('stg_calls') }}
-    where {{ filter_pending_batches() }}
-    group by partition_key
-
-),
-
-calls as (
-
-    select
-        stg_calls.call_id,
-        stg_calls.file_name,
-        stg_calls.transcribed_at,
-        pending_batches.partition_key,
-        pending_batches.batch_loaded_at
-    from {{ ref('stg_calls') }} as stg_calls
-    inner join pending_batches on stg_calls.partition_key = pending_batches.partition_key
-
-),
+{{ pending_batches(fct_utterances=ref('fct_utterances')) }},
 
 utterances as (
 
     select fct_utterances.*
-    from {{ ref('fct_utterances') }} as fct_utterances
+    from fct_utterances
     inner join calls on fct_utterances.call_id = calls.call_id
-    where {{ filter_pending_batches('fct_utterances.partition_key') }}
 
 ),
 

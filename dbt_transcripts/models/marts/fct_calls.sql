@@ -1,60 +1,6 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='partition_key',
-        on_schema_change='append_new_columns',
-        post_hook="{{ create_batch_index() }}",
-    )
-}}
-
 with
 
-pending_batches as (
-
-    select partition_key, max(loaded_at) as batch_loaded_at
-    from {{ ref('stg_calls') }}
-    where {{ filter_pending_batches() }}
-    group by partition_key
-
-),
-
-calls as (
-
-    select
-        stg_calls.*,
-        pending_batches.batch_loaded_at
-    from {{ ref('stg_calls') }} as stg_calls
-    inner join pending_batches on stg_calls.partition_key = pending_batches.partition_key
-
-),
-
-talk_spans as (
-
-    select fct_talk_spans.*
-    from {{ ref('fct_talk_spans') }} as fct_talk_spans
-    inner join pending_batches on fct_talk_spans.partition_key = pending_batches.partition_key
-    where {{ filter_pending_batches('fct_talk_spans.partition_key') }}
-
-),
-
-utterances as (
-
-    select fct_utterances.*
-    from {{ ref('fct_utterances') }} as fct_utterances
-    inner join pending_batches on fct_utterances.partition_key = pending_batches.partition_key
-    where {{ filter_pending_batches('fct_utterances.partition_key') }}
-
-),
-
-words as (
-
-    select stg_words.*
-    from {{ ref('stg_words') }} as stg_words
-    inner join calls on stg_words.call_id = calls.call_id
-    where {{ filter_pending_batches('stg_words.partition_key') }}
-
-),
+{{ pending_batches(talk_spans=ref('fct_talk_spans'), utterances=ref('fct_utterances'), words=ref('stg_words')) }},
 
 talk_by_role as (
 

@@ -1,35 +1,6 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='partition_key',
-        post_hook="{{ create_batch_index() }}",
-    )
-}}
-
 with
 
-pending_batches as (
-
-    select partition_key, max(loaded_at) as batch_loaded_at
-    from {{ ref('stg_calls') }}
-    where {{ filter_pending_batches() }}
-    group by partition_key
-
-),
-
-calls as (
-
-    select
-        stg_calls.call_id,
-        stg_calls.duration_s,
-        stg_calls.channel_count,
-        pending_batches.partition_key,
-        pending_batches.batch_loaded_at
-    from {{ ref('stg_calls') }} as stg_calls
-    inner join pending_batches on stg_calls.partition_key = pending_batches.partition_key
-
-),
+{{ pending_batches(stg_words=ref('stg_words')) }},
 
 words as (
 
@@ -42,9 +13,8 @@ words as (
         -- Whisper may time a word past the end of the audio; talk never exceeds the recording.
         least(greatest(stg_words.start_s, 0), calls.duration_s) as start_s,
         least(greatest(stg_words.end_s, 0), calls.duration_s) as end_s
-    from {{ ref('stg_words') }} as stg_words
+    from stg_words
     inner join calls on stg_words.call_id = calls.call_id
-    where {{ filter_pending_batches('stg_words.partition_key') }}
 
 ),
 

@@ -33,15 +33,6 @@ renamed as (
 
     from source
 
-),
-
-deduplicated as (
-
-    -- call_id is the content hash, so a duplicate can only be the same call loaded twice: keep the latest load.
-    select distinct on (call_id) *
-    from renamed
-    order by call_id, loaded_at desc, partition_key desc
-
 )
 
-select * from deduplicated
+select * from renamed
