@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import psycopg2
 import pytest
-from conftest import REPO, materialize_dbt_assets
+from conftest import REPO, materialize_dbt_assets, query
 
 from asr_assets.samples import CALLS_DIR, GROUND_TRUTH_PATH
 
@@ -73,18 +73,15 @@ def sample_marts(embedded_server_url: str):
         yield url
 
 
+FCT_CALLS_COLUMNS = (
+    "file_name", "duration_s", "agent_talk_s", "customer_talk_s", "silence_s", "overlap_s", "count_turns",
+    "channel_count",
+)  # fmt: skip
+
+
 def _fct_calls(url: str) -> dict[str, dict]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "select file_name, duration_s, agent_talk_s, customer_talk_s, silence_s, overlap_s, count_turns,"
-                " channel_count from asr_marts.fct_calls"
-            )
-            names = [d[0] for d in cur.description]
-            return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
-    finally:
-        conn.close()
+    rows = query(url, f"select {', '.join(FCT_CALLS_COLUMNS)} from asr_marts.fct_calls")  # noqa: S608
+    return {row[0]: dict(zip(FCT_CALLS_COLUMNS, row, strict=True)) for row in rows}
 
 
 # Measured with the TensorFlow engine and tiny.en (2026-11-25): talk time is off by 0.09-0.35 s per channel on
@@ -118,21 +115,18 @@ def test_talk_time_per_channel_matches_the_ground_truth(sample_marts, file_name)
 
 
 def test_spoken_numbers_are_redacted_in_the_real_transcripts(sample_marts):
-    conn = psycopg2.connect(sample_marts)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "select c.file_name, s.transcript_text from asr_marts.call_search s"
-                " join asr_marts.fct_calls c using (call_id) order by 1"
-            )
-            transcripts = dict(cur.fetchall())
-            cur.execute(
-                "select s.call_id from asr_marts.call_search s,"
-                " websearch_to_tsquery('english', 'number cancelled') q where s.search_vector @@ q"
-            )
-            found = cur.fetchall()
-    finally:
-        conn.close()
+    transcripts = dict(
+        query(
+            sample_marts,
+            "select c.file_name, s.transcript_text from asr_marts.call_search s"
+            " join asr_marts.fct_calls c using (call_id) order by 1",
+        )
+    )
+    found = query(
+        sample_marts,
+        "select s.call_id from asr_marts.call_search s,"
+        " websearch_to_tsquery('english', 'number cancelled') q where s.search_vector @@ q",
+    )
     assert "[CARD_NUMBER]" in transcripts["call_01_card_block.wav"]
     assert "[PHONE]" in transcripts["call_02_phone_update.wav"]
     assert (
@@ -147,11 +141,5 @@ def test_spoken_numbers_are_redacted_in_the_real_transcripts(sample_marts):
 
 @pytest.mark.parametrize("path", ANALYSES, ids=[p.stem for p in ANALYSES])
 def test_analyst_examples_answer_on_the_sample_calls(sample_marts, path):
-    conn = psycopg2.connect(sample_marts)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("set role analyst")
-            cur.execute(path.read_text(encoding="utf-8"))
-            assert cur.fetchall(), f"{path.name} returned nothing on the sample calls"
-    finally:
-        conn.close()
+    rows = query(sample_marts, path.read_text(encoding="utf-8"), role="analyst")
+    assert rows, f"{path.name} returned nothing on the sample calls"

@@ -4,17 +4,7 @@ with
 
 words as (
 
-    select
-        calls.call_id,
-        calls.partition_key,
-        calls.batch_loaded_at,
-        calls.channel_count,
-        stg_words.channel,
-        stg_words.word_index,
-        stg_words.word_text,
-        stg_words.start_s,
-        stg_words.end_s,
-        stg_words.probability
+    select stg_words.*, calls.channel_count, calls.batch_loaded_at
     from stg_words
     inner join calls on stg_words.call_id = calls.call_id
 

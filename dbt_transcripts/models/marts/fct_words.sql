@@ -5,17 +5,6 @@ with
 
 {{ pending_batches(stg_words=ref('stg_words')) }},
 
-words as (
-
-    select
-        stg_words.*,
-        calls.channel_count,
-        calls.batch_loaded_at
-    from stg_words
-    inner join calls on stg_words.call_id = calls.call_id
-
-),
-
 final as (
 
     select
@@ -30,9 +19,10 @@ final as (
         end_s - start_s as duration_s,
         probability,
         probability < {{ var('low_confidence_threshold') }} as is_low_confidence,
-        partition_key,
-        batch_loaded_at
-    from words
+        stg_words.partition_key,
+        calls.batch_loaded_at
+    from stg_words
+    inner join calls using (call_id)
 
 )
 
