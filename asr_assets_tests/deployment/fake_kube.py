@@ -1,7 +1,7 @@
 """A fake Kubernetes API server and kubelet, enough to run dagster-k8s's `k8s_job_executor` on one machine.
 
-It serves exactly the calls dagster-k8s 0.29 makes for step Jobs and run Jobs (../shared/notes/k8s-testing.md
-sections 2 and 6): create/read/list/delete Jobs, list/read/delete Pods and their logs, list Events, plus the
+It serves exactly the calls dagster-k8s 0.29 makes for step Jobs and run Jobs (docs/k8s-testing.md says which,
+and why the executor is tested this way): create/read/list/delete Jobs, list/read/delete Pods and their logs, list Events, plus the
 Secrets and ConfigMaps a test preloads. Every created Job gets one Pod whose container runs as a local subprocess,
 with the environment Kubernetes would give it (`env`, `valueFrom.secretKeyRef`, `envFrom`), so the real
 `dagster api execute_step` runs in its own process. Objects are kept as the JSON the client sent (camelCase).

@@ -5,7 +5,8 @@ The test process is the run worker (as the run pod would be): `execute_job` on a
 a Kubernetes Job that the fake runs as `dagster api execute_step` in its own process, with the env the pod spec
 wires from the fake's Secrets and ConfigMaps. The launcher config is taken from deployment/values.yaml.
 
-What this proves and what it does not: deployment/README.md, "What the offline tests prove".
+Why a fake API server, and what it emulates: docs/k8s-testing.md. What this proves and what it does not:
+deployment/README.md, "What the offline tests prove".
 """
 
 from __future__ import annotations
