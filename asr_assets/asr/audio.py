@@ -19,11 +19,11 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from asr_assets.asr.constants import SAMPLE_RATE
 from asr_assets.asr.errors import AudioDecodeError, UnsupportedAudioError
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000  # Hz, what Whisper's front end expects
 RESAMPLE_QUALITY = "HQ"  # soxr's default; VHQ costs ~1.5x for no audible or WER difference
 READ_BLOCK_FRAMES = 1 << 18  # frames per read: bounds peak memory on long 48 kHz calls
 # libsndfile's MP3 length comes from the Xing header or a scan and may differ from what decodes by a frame or two

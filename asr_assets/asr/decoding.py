@@ -1,15 +1,15 @@
-"""WhisperEngine: batched encoder, token generation and forced alignment, each one XLA program per shape bucket.
+"""WhisperEngine: batched encoder and token generation, each one XLA program per shape bucket.
 
-Why this file is ~600 lines: the whole decoding loop (logit rules, greedy / beam / sampling, per-row budgets) lives
-inside XLA programs so that no step returns to Python; the pieces stay small functions. Per chunk of <= 16 windows:
-a prefill program (per window bucket x prompt bucket; cheap to compile) forwards the left-padded prompts and the
-cross-attention K/V once; a loop program (per mode x window bucket x prompt-slot bucket x cache size: the expensive
-compile, so few shapes) runs a tf.while_loop over steps with rows = windows x beams. The generated-token cache starts
-at GEN_PHASES[0] slots; windows still running at that step continue, compacted into a smaller window bucket, with a
-cache of the full budget (a hallucinating 224-token window then no longer holds the whole batch).
+The whole decoding loop (logit rules, greedy / beam / sampling, per-row budgets) runs inside XLA programs so that
+no step returns to Python. Per chunk of <= 16 windows: a prefill program (per window bucket x prompt bucket; cheap
+to compile) forwards the left-padded prompts and the cross-attention K/V once; a loop program (per mode x window
+bucket x prompt-slot bucket x cache size: the expensive compile, so few shapes) runs a tf.while_loop over steps
+with rows = windows x beams. The generated-token cache starts at GEN_PHASES[0] slots; windows still running at
+that step continue, compacted into a smaller window bucket, with a cache of the full budget (a hallucinating
+224-token window then no longer holds the whole batch). The forced-alignment pass is alignment.py.
 
-Semantics follow CTranslate2's `WhisperReplica::generate` / `align` (src/models/whisper.cc) and `BeamSearch` /
-`GreedySearch` (src/decoding.cc), as faster-whisper calls them (notes: ../shared/notes/whisper-ct2.md 7-8):
+Semantics follow CTranslate2's `WhisperReplica::generate` (src/models/whisper.cc) and `BeamSearch` /
+`GreedySearch` (src/decoding.cc), as faster-whisper calls them (docs/engine.md):
 - The prompt is forwarded once per window (all beams share it), then each step feeds the last chosen token.
 - Per step: suppress_tokens every step; [220, eot] at the first step (suppress_blank); the timestamp rules (not when
   the prompt ends its special tokens with <|notimestamps|>); then log_softmax of the masked logits.
@@ -18,10 +18,6 @@ Semantics follow CTranslate2's `WhisperReplica::generate` / `align` (src/models/
   score / len**length_penalty wins. Greedy is argmax; sampling draws from softmax(logp / T), best_of rows per window.
 - no_speech_prob = softmax of the raw logits at the <|startoftranscript|> position, read at the no-speech token.
 - New-token budget per row: min(max_new_tokens, 448 - (len(prompt) - 1)) (CT2: max_length/2 and 448 - start_step).
-
-Contract deviations (additive only): GenerateOptions has an extra `seed` (sampling) and `suppress_tokens` defaults
-to (-1,) (= the checkpoint's suppress_ids, like faster-whisper's [-1]); align() takes an optional keyword
-`sot_sequence` (default (sot,) for English-only models, (sot, <|en|>, <|transcribe|>) for multilingual ones).
 """
 
 from __future__ import annotations
@@ -29,24 +25,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from asr_assets.asr.checkpoints import Checkpoint
+from asr_assets.asr.constants import MAX_LENGTH
+from asr_assets.asr.logit_rules import apply_rules
 from asr_assets.asr.model import MASK_VALUE, build_model
+from asr_assets.asr.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
-MAX_LENGTH = 448  # CTranslate2's default max_length = n_text_ctx
 WINDOW_BUCKETS = (1, 2, 4, 8, 16)  # windows per compiled call (rows = windows x beams)
 PROMPT_BUCKETS = (1, 4, 16, 64, 128, 256, 448)  # left-padded prompt lengths of the (cheap) prefill program
 # The decoding loop (the expensive compile) sees the prompt's keys/values padded to one of these few sizes.
 LOOP_PROMPT_BUCKETS = (16, 256, 448)
-ALIGN_BUCKETS = (16, 32, 64, 128, 256, 448)  # right-padded forced-alignment lengths
 # The generated-token cache grows in phases so early steps attend over (and reorder) short caches only.
 GEN_PHASES: tuple[int, ...] = (64,)  # generated-token cache sizes before the full budget (see generate)
-N_TIMESTAMPS = 1501  # <|0.00|> .. <|30.00|>
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,7 @@ class GenerateOptions:
     suppress_blank: bool = True
     without_timestamps: bool = False  # appends <|notimestamps|> to prompts that lack it
     max_initial_timestamp_index: int = 50  # round(max_initial_timestamp 1.0 s / 0.02)
-    seed: int = 0  # stateless sampling seed (same seed, same draws)
+    seed: int = 0  # stateless sampling seed (same seed, same draws); CT2 has no such option
 
 
 @dataclass(frozen=True)
@@ -83,23 +80,20 @@ class SpecialTokens:
     transcribe: int
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint) -> SpecialTokens:
-        # Whisper vocabularies end with ... eot, sot, languages..., translate, transcribe, sot_lm, sot_prev,
-        # no_speech, no_timestamps, 1501 timestamps (CT2 derives them the same way from the vocabulary).
-        ts_begin = checkpoint.dims.n_vocab - N_TIMESTAMPS
-        eot = 50257 if checkpoint.is_multilingual else 50256
+    def from_tokenizer(cls, tokenizer: Tokenizer) -> SpecialTokens:
+        """The ids as tokenizer.json names them (the one source, as in openai/whisper)."""
         return cls(
-            eot=eot,
-            sot=eot + 1,
-            no_speech=ts_begin - 2,
-            no_timestamps=ts_begin - 1,
-            timestamp_begin=ts_begin,
-            english=eot + 2 if checkpoint.is_multilingual else None,
-            transcribe=ts_begin - 5,
+            eot=tokenizer.eot,
+            sot=tokenizer.sot,
+            no_speech=tokenizer.no_speech,
+            no_timestamps=tokenizer.no_timestamps,
+            timestamp_begin=tokenizer.timestamp_begin,
+            english=tokenizer.language_tokens.get("en") if tokenizer.multilingual else None,
+            transcribe=tokenizer.transcribe,
         )
 
 
-def _bucket(n: int, buckets: Sequence[int]) -> int:
+def bucket(n: int, buckets: Sequence[int]) -> int:
     for b in buckets:
         if n <= b:
             return b
@@ -112,22 +106,22 @@ class WhisperEngine:
     def __init__(self, checkpoint: Checkpoint, weights: dict[str, np.ndarray]):
         self.checkpoint = checkpoint
         self.dims = checkpoint.dims
-        self.tokens = SpecialTokens.from_checkpoint(checkpoint)
+        tokenizer = Tokenizer.from_file(checkpoint.tokenizer_file, multilingual=checkpoint.is_multilingual)
+        self.tokens = SpecialTokens.from_tokenizer(tokenizer)
+        self.sot_sequence = tokenizer.sot_sequence  # the forced alignment's default (English, transcribe)
         self.model = build_model(checkpoint.dims, weights)
         self._encode_fn = tf.function(self.model.encoder, jit_compile=True)
         self._prefill_fns: dict[tuple, object] = {}
         self._loop_fns: dict[tuple, object] = {}
-        self._align_fns: dict[tuple, object] = {}
 
     # ------------------------------------------------------------------ encoder
 
     def encode(self, mel: np.ndarray) -> tf.Tensor:
         """mel: (B, n_mels, 3000) float32 log-mel windows -> (B, 1500, d) float32 encoder output.
 
-        Runs one window per call: a single compiled shape, and per window as fast as batches of 2-8 on CPU
-        (measured: 442-449 vs 461-478 ms under load), while each compiled batch size keeps its attention
-        scores' buffer (B x heads x 1500 x 1500 float32, ~54 MB per window for tiny) for the life of the
-        process: batch 8 peaked 480 MB higher than batch 1.
+        Runs one window per call: a single compiled shape, no faster per window in batches on CPU, while each
+        compiled batch size would keep its attention scores' buffer (B x heads x 1500 x 1500 float32, ~54 MB per
+        window for tiny) for the life of the process.
         """
         mel = np.asarray(mel, np.float32)
         if mel.ndim != 3 or mel.shape[1] != self.dims.n_mels or mel.shape[2] != 2 * self.dims.n_audio_ctx:
@@ -199,8 +193,8 @@ class WhisperEngine:
 
     def _generate_chunk(self, enc: tf.Tensor, prompts: list[list[int]], options: GenerateOptions):
         n = len(prompts)
-        w = _bucket(n, WINDOW_BUCKETS)
-        p = _bucket(max(len(x) for x in prompts), PROMPT_BUCKETS)
+        w = bucket(n, WINDOW_BUCKETS)
+        p = bucket(max(len(x) for x in prompts), PROMPT_BUCKETS)
         if options.temperature > 0:
             mode, k = "sample", max(1, options.best_of)
         elif options.beam_size > 1:
@@ -228,7 +222,7 @@ class WhisperEngine:
         if w > n:
             enc = tf.concat([enc, tf.repeat(enc[-1:], w - n, axis=0)], axis=0)
         suppress, begin = self._suppress_masks(options)
-        slots = _bucket(p, LOOP_PROMPT_BUCKETS)
+        slots = bucket(p, LOOP_PROMPT_BUCKETS)
         cross, prompt_kv, prompt_valid, first_logits, no_speech = self._prefill_fn(w, p, slots)(
             enc, tf.constant(tokens), tf.constant(positions), tf.constant(key_start), tf.constant(sot_slot)
         )
@@ -256,10 +250,10 @@ class WhisperEngine:
         for i, cache in enumerate(phases):
             if i:
                 grow = [[0, 0], [0, 0], [0, cache - phases[i - 1]], [0, 0]]
-                state["gen"] = tuple((tf.pad(a, grow), tf.pad(b, grow)) for a, b in state["gen"])
+                state = state._replace(gen=tuple((tf.pad(a, grow), tf.pad(b, grow)) for a, b in state.gen))
             loop = self._loop_fn(mode, len(live), k, slots, cache, g, max_cand)
             t, state = loop(consts, scalars, state, t, tf.constant(cache))
-            done = np.asarray(state["done"]).reshape(len(live), -1).all(axis=1)
+            done = np.asarray(state.done).reshape(len(live), -1).all(axis=1)
             for slot in np.flatnonzero(done):
                 hyps.setdefault(live[slot], _hypotheses(mode, state, int(slot), k))
             if len(hyps) == n:
@@ -268,7 +262,7 @@ class WhisperEngine:
             keep = list({live[j]: j for j in reversed(range(len(live))) if live[j] not in hyps}.values())[
                 ::-1
             ]
-            keep += [keep[-1]] * (_bucket(len(keep), WINDOW_BUCKETS) - len(keep))
+            keep += [keep[-1]] * (bucket(len(keep), WINDOW_BUCKETS) - len(keep))
             live = [live[j] for j in keep]
             consts, state = _select_windows(consts, state, keep, k, mode)
         results = []
@@ -300,98 +294,11 @@ class WhisperEngine:
     def _loop_fn(self, mode: str, w: int, k: int, slots: int, cache: int, g: int, max_cand: int):
         key = (mode, w, k, slots, cache, g, max_cand)
         if key not in self._loop_fns:
-            logger.info(
-                "compiling %s decoding: windows=%d rows/window=%d prompt=%d cache=%d",
-                mode,
-                w,
-                k,
-                slots,
-                cache,
-            )
+            msg = "compiling %s decoding: windows=%d rows/window=%d prompt=%d cache=%d"
+            logger.info(msg, mode, w, k, slots, cache)
             program = _DecodeLoop(self.model.decoder, self.tokens, mode, k, g, max_cand)
             self._loop_fns[key] = tf.function(program, jit_compile=True)
         return self._loop_fns[key]
-
-    # ------------------------------------------------------------------ align
-
-    def align(
-        self,
-        encoder_out: tf.Tensor,
-        text_tokens: list[list[int]],
-        *,
-        sot_sequence: Sequence[int] | None = None,
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Forced pass over [*sot_sequence, <|notimestamps|>, *text, eot] per window (CT2 `WhisperReplica::align`).
-
-        Returns per window (attention, token_probs):
-        - attention: (n_alignment_heads, len(sot_sequence) + len(text) + 2, 1500) float32 PRE-softmax
-          cross-attention scores of the checkpoint's alignment heads, one row per INPUT position of the forced
-          sequence (row i = the query at input token i). All rows are returned because the per-frame
-          normalisation (mean/std over token rows) runs over all of them; DTW then uses rows
-          len(sot_sequence) .. len(sot_sequence) + len(text) inclusive (the <|notimestamps|> row up to the last
-          text token's row), after softmax over the first num_frames // 2 frames.
-        - token_probs: (len(text) + 1,) float32; [j] = probability of text[j] predicted at row
-          len(sot_sequence) + j, softmax over ids < eot only (CT2); the last entry (eot) is 0.0, as CT2's
-          restricted softmax gives eot no mass.
-        """
-        tok = self.tokens
-        if sot_sequence is None:
-            multilingual = tok.english is not None
-            sot_sequence = (tok.sot, tok.english, tok.transcribe) if multilingual else (tok.sot,)
-        sot_sequence = tuple(int(t) for t in sot_sequence)
-        n = len(text_tokens)
-        if int(encoder_out.shape[0]) != n:
-            raise ValueError(f"{encoder_out.shape[0]} encoder windows for {n} texts")
-        results: list[tuple[np.ndarray, np.ndarray]] = []
-        chunk = WINDOW_BUCKETS[-1]
-        for start in range(0, n, chunk):
-            texts = [list(map(int, t)) for t in text_tokens[start : start + chunk]]
-            enc = encoder_out[start : start + chunk]
-            seqs = [[*sot_sequence, tok.no_timestamps, *t, tok.eot] for t in texts]
-            m = len(seqs)
-            w = _bucket(m, WINDOW_BUCKETS)
-            length = _bucket(max(len(s) for s in seqs), ALIGN_BUCKETS)
-            inputs = np.zeros((w, length), np.int32)
-            targets = np.zeros((w, length), np.int32)
-            for i, s in enumerate(seqs):
-                inputs[i, : len(s)] = s
-                targets[i, : len(s) - 1] = s[1:]
-            if w > m:
-                enc = tf.concat([enc, tf.repeat(enc[-1:], w - m, axis=0)], axis=0)
-            scores, probs = self._align_fn(w, length)(enc, tf.constant(inputs), tf.constant(targets))
-            scores, probs = np.asarray(scores), np.asarray(probs)
-            off = len(sot_sequence)
-            for i, (s, t) in enumerate(zip(seqs, texts, strict=True)):
-                token_probs = np.append(probs[i, off : off + len(t)], np.float32(0.0)).astype(np.float32)
-                results.append((scores[i, :, : len(s)], token_probs))
-        return results
-
-    def _align_fn(self, w: int, length: int):
-        key = (w, length)
-        if key not in self._align_fns:
-            decoder, eot = self.model.decoder, self.tokens.eot
-            heads = self.checkpoint.alignment_heads
-
-            def forced(enc, inputs, targets):
-                positions = tf.broadcast_to(tf.range(length)[None], (w, length))
-                h, _, scores = decoder.prefill(
-                    inputs, positions, tf.zeros((w,), tf.int32), decoder.cross_kv(enc), heads
-                )
-                text_emb = tf.convert_to_tensor(decoder.token_embedding)[:eot]  # softmax over ids < eot only
-                picked = tf.einsum("wld,wld->wl", h, tf.gather(text_emb, tf.minimum(targets, eot - 1)))
-                # The normaliser one window at a time: all logits at once are (W, L, eot) float32, 0.4 GB for
-                # 8 windows of 256 tokens, a buffer XLA would keep for the life of the process.
-                lse = tf.map_fn(
-                    lambda hw: tf.reduce_logsumexp(tf.matmul(hw, text_emb, transpose_b=True), axis=-1),
-                    h,
-                    parallel_iterations=1,
-                    fn_output_signature=tf.float32,
-                )  # (W, L)
-                probs = tf.where(targets < eot, tf.exp(picked - lse), 0.0)
-                return scores, probs
-
-            self._align_fns[key] = tf.function(forced, jit_compile=True)
-        return self._align_fns[key]
 
 
 class _Prefill:
@@ -421,16 +328,10 @@ class _DecodeLoop:
     """
 
     def __init__(self, decoder, tokens: SpecialTokens, mode: str, k: int, g: int, max_cand: int):
-        self.decoder, self.tok, self.mode, self.k, self.g, self.max_cand = (
-            decoder,
-            tokens,
-            mode,
-            k,
-            g,
-            max_cand,
-        )
+        self.decoder, self.tok, self.mode = decoder, tokens, mode
+        self.k, self.g, self.max_cand = k, g, max_cand
 
-    def __call__(self, consts: dict, scalars: tuple, state: dict, t, t_end):
+    def __call__(self, consts: dict, scalars: tuple, state: LoopState, t, t_end):
         """Run steps t .. t_end - 1, or until every window is done; returns (t, state)."""
         dec, tok, k = self.decoder, self.tok, self.k
         suppress, begin, max_init, temp, seed = scalars
@@ -442,16 +343,15 @@ class _DecodeLoop:
         step = self._beam_step if self.mode == "beam" else self._independent_step
 
         def body(t, state):
-            logp = _apply_rules(state["logits"], t, state["hist"], rows_rules, suppress, begin, max_init, tok)
+            logp = apply_rules(state.logits, t, state.hist, rows_rules, suppress, begin, max_init, tok)
             state, chosen = step(t, logp, state, rows_budget, budget, temp, seed)
-            h, state["gen"] = dec.step(
-                chosen[:, None], (next_pos + t)[:, None], prompt_kv, prompt_bias, state["gen"], t, cross, k
+            h, gen = dec.step(
+                chosen[:, None], (next_pos + t)[:, None], prompt_kv, prompt_bias, state.gen, t, cross, k
             )
-            state["logits"] = dec.logits(h[:, 0])
-            return t + 1, state
+            return t + 1, state._replace(logits=dec.logits(h[:, 0]), gen=gen)
 
         return tf.while_loop(
-            lambda t, s: (t < t_end) & ~tf.reduce_all(s["done"]), body, (t, state), maximum_iterations=self.g
+            lambda t, s: (t < t_end) & ~tf.reduce_all(s.done), body, (t, state), maximum_iterations=self.g
         )
 
     def _independent_step(self, t, logp, state, rows_budget, budget, temp, seed):
@@ -464,14 +364,15 @@ class _DecodeLoop:
             chosen = draw[:, 0]
         else:
             chosen = tf.argmax(logp, axis=-1, output_type=tf.int32)
-        active = ~state["done"]
+        active = ~state.done
         chosen = tf.where(active, chosen, eot)
         logprob = tf.gather(logp, chosen, batch_dims=1)
-        state = dict(state)
-        state["scores"] = state["scores"] + tf.where(active, logprob, 0.0)
-        state["lengths"] = state["lengths"] + tf.cast(active & (chosen != eot), tf.int32)
-        state["hist"] = tf.where(tf.range(self.g)[None] == t, chosen[:, None], state["hist"])
-        state["done"] = state["done"] | (chosen == eot) | (t + 1 >= rows_budget)
+        state = state._replace(
+            scores=state.scores + tf.where(active, logprob, 0.0),
+            lengths=state.lengths + tf.cast(active & (chosen != eot), tf.int32),
+            hist=tf.where(tf.range(self.g)[None] == t, chosen[:, None], state.hist),
+            done=state.done | (chosen == eot) | (t + 1 >= rows_budget),
+        )
         return state, chosen
 
     def _beam_step(self, t, logp, state, rows_budget, budget, temp, seed):
@@ -479,7 +380,7 @@ class _DecodeLoop:
         k, g, eot = self.k, self.g, self.tok.eot
         v = logp.shape[-1]
         w = budget.shape[0]
-        total = tf.reshape(state["scores"][:, None] + logp, (w, k * v))
+        total = tf.reshape(state.scores[:, None] + logp, (w, k * v))
         cand_idx = tf.math.top_k(total, 2 * k).indices  # (W, 2K)
         cand_score = tf.gather(total, cand_idx, batch_dims=1)
         cand_beam, cand_tok = cand_idx // v, cand_idx % v
@@ -501,133 +402,109 @@ class _DecodeLoop:
 
         # Register finished hypotheses of windows still running.
         base = tf.range(w)[:, None] * k
-        hist = state["hist"]
+        hist = state.hist
         at_t = tf.range(g)[None, None] == t
         cand_hist = tf.where(
             at_t, cand_tok[:, :k, None], tf.gather(hist, base + cand_beam[:, :k])
         )  # (W, K, G)
-        reg = fin & ~state["done"][:, None]
-        f = state["fin_len"].shape[1]
-        slot = state["fin_count"][:, None] + tf.cumsum(tf.cast(reg, tf.int32), axis=1) - 1
+        reg = fin & ~state.done[:, None]
+        f = state.fin_len.shape[1]
+        slot = state.fin_count[:, None] + tf.cumsum(tf.cast(reg, tf.int32), axis=1) - 1
         # One-hot writes instead of tf.tensor_scatter_nd_update: XLA CPU made those scatters cost ~50 ms a step.
         put = reg[:, :, None] & (slot[:, :, None] == tf.range(f)[None, None])  # (W, K, F), <= 1 true per slot
         hit = tf.reduce_any(put, axis=1)  # (W, F)
         put_i = tf.cast(put, tf.int32)
-        state = dict(state)
         new_tokens = tf.einsum("wkf,wkg->wfg", put_i, cand_hist)
-        state["fin_tokens"] = tf.where(hit[:, :, None], new_tokens, state["fin_tokens"])
         new_len = tf.reduce_sum(put_i * tf.where(is_eot[:, :k], t, t + 1)[:, :, None], axis=1)
-        state["fin_len"] = tf.where(hit, new_len, state["fin_len"])
         fin_new_score = tf.reduce_sum(tf.where(put, cand_score[:, :k, None], 0.0), axis=1)
-        state["fin_score"] = tf.where(hit, fin_new_score, state["fin_score"])
-        state["fin_count"] = state["fin_count"] + tf.reduce_sum(tf.cast(reg, tf.int32), axis=1)
-        state["done"] = state["done"] | (state["fin_count"] >= self.max_cand) | last[:, 0]
-
+        fin_count = state.fin_count + tf.reduce_sum(tf.cast(reg, tf.int32), axis=1)
         rows = tf.reshape(base + new_beam, (-1,))
         flat_tok = tf.reshape(new_tok, (-1,))
-        state["hist"] = tf.where(at_t[0], flat_tok[:, None], tf.gather(hist, rows))
-        state["scores"] = tf.reshape(new_score, (-1,))
-        state["gen"] = tuple((tf.gather(a, rows), tf.gather(b, rows)) for a, b in state["gen"])
+        state = state._replace(
+            fin_tokens=tf.where(hit[:, :, None], new_tokens, state.fin_tokens),
+            fin_len=tf.where(hit, new_len, state.fin_len),
+            fin_score=tf.where(hit, fin_new_score, state.fin_score),
+            fin_count=fin_count,
+            done=state.done | (fin_count >= self.max_cand) | last[:, 0],
+            hist=tf.where(at_t[0], flat_tok[:, None], tf.gather(hist, rows)),
+            scores=tf.reshape(new_score, (-1,)),
+            gen=tuple((tf.gather(a, rows), tf.gather(b, rows)) for a, b in state.gen),
+        )
         return state, flat_tok
+
+
+class LoopState(NamedTuple):
+    """The decoding loop's carried state (a NamedTuple: tf.while_loop and tf.function take it as it is).
+
+    Per row (R = windows x rows per window): next logits, generated ids, summed log-probs, and the generated
+    tokens' keys/values. `done` is per window in beam search, per row otherwise; `lengths` is used by greedy /
+    sampling only, the finished hypotheses (F slots per window) by beam search only (F = 0 otherwise).
+    """
+
+    logits: tf.Tensor  # (R, V)
+    gen: tuple  # per decoder layer: (keys, values), each (R, H, cache, Dh)
+    hist: tf.Tensor  # (R, G) int32
+    scores: tf.Tensor  # (R,) float32
+    done: tf.Tensor  # (W,) or (R,) bool
+    lengths: tf.Tensor  # (R,) int32
+    fin_tokens: tf.Tensor  # (W, F, G) int32
+    fin_len: tf.Tensor  # (W, F) int32
+    fin_score: tf.Tensor  # (W, F) float32
+    fin_count: tf.Tensor  # (W,) int32
+
+
+PER_WINDOW = frozenset({"fin_tokens", "fin_len", "fin_score", "fin_count"})  # plus `done` in beam search
 
 
 def _initial_state(
     mode: str, w: int, k: int, g: int, max_cand: int, cache: int, first_logits, decoder
-) -> dict:
-    """Loop state: per row the next logits, generated ids (R, G) and keys/values (cache slots); per window the
-    finished hypotheses (beam) or per row the score, length and done flag (greedy / sampling)."""
+) -> LoopState:
     r = w * k
     shape = (r, decoder.n_head, cache, decoder.head_dim)
-    state = {
-        "logits": tf.repeat(first_logits, k, axis=0),  # every row of a window starts from its prompt
-        "gen": tuple((tf.zeros(shape), tf.zeros(shape)) for _ in decoder.blocks),
-        "hist": tf.zeros((r, g), tf.int32),
-    }
-    if mode == "beam":
-        f = max_cand + k - 1  # the most finishes a window can register before it stops
+    beam = mode == "beam"
+    f = max_cand + k - 1 if beam else 0  # the most finishes a window can register before it stops
+    return LoopState(
+        logits=tf.repeat(first_logits, k, axis=0),  # every row of a window starts from its prompt
+        gen=tuple((tf.zeros(shape), tf.zeros(shape)) for _ in decoder.blocks),
+        hist=tf.zeros((r, g), tf.int32),
         # Only the first beam is alive at step 0 (CT2 expands after the first step).
-        state["scores"] = tf.tile(tf.concat([[0.0], tf.fill([k - 1], float("-inf"))], 0), [w])
-        state["fin_tokens"] = tf.zeros((w, f, g), tf.int32)
-        state["fin_len"] = tf.zeros((w, f), tf.int32)
-        state["fin_score"] = tf.zeros((w, f), tf.float32)
-        state["fin_count"] = tf.zeros((w,), tf.int32)
-        state["done"] = tf.zeros((w,), bool)
-    else:
-        state["scores"] = tf.zeros((r,))
-        state["lengths"] = tf.zeros((r,), tf.int32)
-        state["done"] = tf.zeros((r,), bool)
-    return state
-
-
-def _hypotheses(mode: str, state: dict, slot: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(tokens (F, G), lengths (F,), summed log-probs (F,)) of one finished window."""
-    if mode == "beam":
-        count = int(state["fin_count"][slot])
-        return (
-            np.asarray(state["fin_tokens"][slot, :count]),
-            np.asarray(state["fin_len"][slot, :count]),
-            np.asarray(state["fin_score"][slot, :count]),
-        )
-    rows = slice(slot * k, (slot + 1) * k)
-    return (
-        np.asarray(state["hist"][rows]),
-        np.asarray(state["lengths"][rows]),
-        np.asarray(state["scores"][rows]),
+        scores=tf.tile(tf.concat([[0.0], tf.fill([k - 1], float("-inf"))], 0), [w])
+        if beam
+        else tf.zeros((r,)),
+        done=tf.zeros((w if beam else r,), bool),
+        lengths=tf.zeros((r,), tf.int32),
+        fin_tokens=tf.zeros((w, f, g), tf.int32),
+        fin_len=tf.zeros((w, f), tf.int32),
+        fin_score=tf.zeros((w, f), tf.float32),
+        fin_count=tf.zeros((w,), tf.int32),
     )
 
 
-def _select_windows(consts: dict, state: dict, windows: list[int], k: int, mode: str) -> tuple[dict, dict]:
+def _hypotheses(mode: str, state: LoopState, slot: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tokens (F, G), lengths (F,), summed log-probs (F,)) of one finished window."""
+    if mode == "beam":
+        count = int(state.fin_count[slot])
+        return (
+            np.asarray(state.fin_tokens[slot, :count]),
+            np.asarray(state.fin_len[slot, :count]),
+            np.asarray(state.fin_score[slot, :count]),
+        )
+    rows = slice(slot * k, (slot + 1) * k)
+    return np.asarray(state.hist[rows]), np.asarray(state.lengths[rows]), np.asarray(state.scores[rows])
+
+
+def _select_windows(
+    consts: dict, state: LoopState, windows: list[int], k: int, mode: str
+) -> tuple[dict, LoopState]:
     """Keep the given window slots (in this order, repeats allowed) of the loop constants and state."""
     win = tf.constant(windows, tf.int32)
     rows = tf.constant([w * k + j for w in windows for j in range(k)], tf.int32)
-    per_window = {"fin_tokens", "fin_len", "fin_score", "fin_count"} | ({"done"} if mode == "beam" else set())
+    per_window = PER_WINDOW | ({"done"} if mode == "beam" else set())
     consts = {name: tf.nest.map_structure(lambda x: tf.gather(x, win), v) for name, v in consts.items()}
-    state = {
-        name: tf.nest.map_structure(lambda x, i=(win if name in per_window else rows): tf.gather(x, i), v)
-        for name, v in state.items()
-    }
+    state = LoopState(
+        **{
+            name: tf.nest.map_structure(lambda x, i=(win if name in per_window else rows): tf.gather(x, i), v)
+            for name, v in state._asdict().items()
+        }
+    )
     return consts, state
-
-
-def _apply_rules(logits, t, hist, rules, suppress, begin, max_init, tok: SpecialTokens):
-    """CT2's per-step logit processing -> log-probs (R, V). hist: (R, G) generated ids, valid before t."""
-    v = logits.shape[-1]
-    ids = tf.range(v)[None]
-    ts0 = tok.timestamp_begin
-    is_ts = ids >= ts0
-    ban = suppress[None] | (begin[None] & (t == 0))
-
-    g = hist.shape[1]
-    pos = tf.range(g)[None]
-    last = tf.gather(hist, tf.maximum(t - 1, 0), axis=1)
-    penult = tf.where(t >= 2, tf.gather(hist, tf.maximum(t - 2, 0), axis=1), last)
-    last_is_ts = (t > 0) & (last >= ts0)
-    penult_is_ts = penult >= ts0
-    last_ts_pos = tf.reduce_max(tf.where((pos < t) & (hist >= ts0), pos, -1), axis=1)
-    last_ts = tf.where(last_ts_pos >= 0, tf.gather(hist, tf.maximum(last_ts_pos, 0), batch_dims=1), -1)
-    first = t == 0
-    pair = (last_is_ts & penult_is_ts)[:, None]  # two timestamps in a row: text or eot next
-    single = (last_is_ts & ~penult_is_ts)[:, None]  # a closing timestamp after text: timestamp or eot next
-    text = (~last_is_ts & ~first)[:, None]
-    ts_ban = (
-        (ids == tok.no_timestamps)
-        | (first & ((ids < ts0) | (ids > ts0 + max_init)))
-        | (pair & is_ts)
-        | (single & ((ids < tok.eot) | (is_ts & (ids < last[:, None]))))
-        | (text & is_ts & (ids <= last_ts[:, None]))
-    )
-    rules = rules[:, None]
-    ban = ban | (rules & ts_ban)
-    masked = tf.where(ban, float("-inf"), logits)
-    # If the timestamps together are likelier than any single text token, a timestamp must come next (CT2 bans
-    # the text tokens and takes log_softmax again). Both normalisers come from the masked logits directly, so
-    # the (R, V) tensor is walked a few times fewer per step than with two log_softmax passes; same values.
-    lse_all = tf.reduce_logsumexp(masked, axis=-1)
-    lse_ts = tf.reduce_logsumexp(masked[:, ts0:], axis=-1)
-    max_text = tf.reduce_max(masked[:, :ts0], axis=-1)
-    force = rules[:, 0] & (single[:, 0] | text[:, 0]) & (lse_ts > max_text)
-    return tf.where(
-        force[:, None],
-        tf.where(ids < ts0, float("-inf"), masked - lse_ts[:, None]),
-        masked - lse_all[:, None],
-    )

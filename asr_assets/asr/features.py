@@ -1,40 +1,36 @@
-"""Whisper's log-mel front end: a NumPy reference and the same math in TensorFlow.
+"""Whisper's log-mel front end in NumPy.
 
-Both equal faster-whisper's `FeatureExtractor()(audio)` (faster_whisper/feature_extractor.py), which follows
-openai/whisper audio.py: periodic Hann window of 400, hop 160, centred with reflect padding, last frame dropped,
-power spectrum, Slaney mel filterbank, log10 clamped to (max - 8), scaled as (x + 4) / 4. The clamp uses the
-maximum over the whole input, so compute features once per recording (per channel), then cut 30 s windows.
-Pure functions: no state changes between calls (unlike FeatureExtractor's chunk_length argument).
+Equal to faster-whisper's `FeatureExtractor(feature_size=n_mels)(audio)` (faster_whisper/feature_extractor.py),
+which follows openai/whisper audio.py: periodic Hann window of 400, hop 160, centred with reflect padding, last
+frame dropped, power spectrum, Slaney mel filterbank (80 or 128 bins, computed from the mel formula, as librosa
+does), log10 clamped to (max - 8), scaled as (x + 4) / 4. The clamp uses the maximum over the whole input, so
+compute features once per recording (per channel), then cut 30 s windows. Pure functions: no state changes
+between calls (unlike FeatureExtractor's chunk_length argument).
 """
 
 import functools
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from asr_assets.asr.audio import SAMPLE_RATE
+from asr_assets.asr.constants import (  # noqa: F401 - re-exported: the front end's numbers live with it
+    CHUNK_LENGTH,
+    FRAMES_PER_SECOND,
+    HOP_LENGTH,
+    N_FFT,
+    N_FRAMES,
+    N_MELS,
+    N_SAMPLES,
+    N_SAMPLES_PER_TOKEN,
+    SAMPLE_RATE,
+    TIME_PRECISION,
+    TOKENS_PER_SECOND,
+)
 
-if TYPE_CHECKING:
-    import tensorflow as tf
-
-N_FFT = 400  # 25 ms window
-HOP_LENGTH = 160  # 10 ms hop
-CHUNK_LENGTH = 30  # seconds per encoder window
-N_MELS = 80  # 128 for large-v3
-N_SAMPLES = CHUNK_LENGTH * SAMPLE_RATE  # 480000 samples in a window
-N_FRAMES = N_SAMPLES // HOP_LENGTH  # 3000 mel frames in a window
-FRAMES_PER_SECOND = SAMPLE_RATE // HOP_LENGTH  # 100 mel frames per second
-N_SAMPLES_PER_TOKEN = HOP_LENGTH * 2  # 320: the encoder's second conv has stride 2
-TOKENS_PER_SECOND = SAMPLE_RATE // N_SAMPLES_PER_TOKEN  # 50 encoder positions (audio tokens) per second
-TIME_PRECISION = 1 / TOKENS_PER_SECOND  # 0.02 s per timestamp token / encoder position
 N_FREQS = N_FFT // 2 + 1  # 201 rfft bins
 PAD_SAMPLES = 160  # FeatureExtractor.__call__'s default zero padding: N samples give N // 160 + 1 frames
 LOG_FLOOR = 1e-10  # log10 floor of the mel power
 DYNAMIC_RANGE = 8.0  # log10 units kept below the maximum (80 dB)
 MEL_MAX = 45.245640471924965  # Slaney mel of SAMPLE_RATE / 2 = 8 kHz
-# log_mel_spectrogram_tf works in blocks so XLA sees fixed shapes whatever the recording length.
-BLOCK_FRAMES = 1000  # frames per block (10 s): a 30 s recording costs 4 blocks, not 2 x 3000 frames
-BLOCK_SAMPLES = (BLOCK_FRAMES - 1) * HOP_LENGTH + N_FFT  # 160240 samples in, exactly BLOCK_FRAMES frames out
 
 
 @functools.cache
@@ -101,69 +97,12 @@ def log_mel_spectrogram(audio: np.ndarray, n_mels: int = N_MELS, padding: int = 
     return _clamp_and_scale(log_spec)
 
 
-def log_mel_spectrogram_tf(
-    audio: "tf.Tensor | np.ndarray", n_mels: int = N_MELS, padding: int = PAD_SAMPLES
-) -> np.ndarray:
-    """log_mel_spectrogram with the spectrum computed by one XLA-compiled TensorFlow function.
-
-    audio: (n,) or (batch, n) float32 at 16 kHz; returns (n_mels, frames) or (batch, n_mels, frames) float32,
-    within 1e-4 of the NumPy reference (measured: 5e-6 on 30 min of noise).
-
-    The signal is cut into blocks of BLOCK_FRAMES frames so the compiled function sees one static shape for
-    every recording length (XLA compiles once per process, not once per length); frames never straddle blocks
-    because each block carries the N_FFT - HOP_LENGTH samples of overlap it needs. The FFT runs in float64:
-    TF's float32 FFT is ~20x less accurate than NumPy's (pocketfft) and misses 1e-4 on near-zero bins.
-    The reflect padding and the final whole-recording clamp are cheap elementwise steps done in NumPy.
-    """
-    x = np.asarray(audio, dtype=np.float32)
-    if x.ndim == 2:
-        return np.stack([log_mel_spectrogram_tf(row, n_mels, padding) for row in x])
-    if padding:
-        x = np.pad(x, (0, padding))
-    n_frames = len(x) // HOP_LENGTH  # after reflect padding and dropping the last frame
-    x = np.pad(x, N_FFT // 2, mode="reflect")
-    n_blocks = -(-n_frames // BLOCK_FRAMES)
-    x = np.pad(x, (0, max(0, (n_blocks - 1) * BLOCK_FRAMES * HOP_LENGTH + BLOCK_SAMPLES - len(x))))
-    fn = _log10_mel_blocks_fn()
-    filters = mel_filters(n_mels)
-    # Overlapping (BLOCK_SAMPLES,) views, one compiled call each: batching blocks measured ~3x more CPU per
-    # frame in XLA's FFT, and 1000-frame blocks beat 500/2000/3000 (10 min of audio: 244 ms vs 279/335/426).
-    stride = BLOCK_FRAMES * HOP_LENGTH
-    blocks = np.lib.stride_tricks.sliding_window_view(x, BLOCK_SAMPLES)[::stride][:n_blocks]
-    log_spec = np.empty((n_mels, n_blocks * BLOCK_FRAMES), dtype=np.float32)
-    for b in range(n_blocks):
-        log_spec[:, b * BLOCK_FRAMES : (b + 1) * BLOCK_FRAMES] = fn(blocks[b : b + 1], filters).numpy()[0]
-    return _clamp_and_scale(np.ascontiguousarray(log_spec[:, :n_frames]))
-
-
 def _clamp_and_scale(log_spec: np.ndarray) -> np.ndarray:
     """max(x, max(x) - 8), then (x + 4) / 4, in place (the same float32 operations as whisper)."""
     np.maximum(log_spec, log_spec.max() - DYNAMIC_RANGE, out=log_spec)
     log_spec += 4.0
     log_spec /= 4.0
     return log_spec
-
-
-@functools.cache
-def _log10_mel_blocks_fn():
-    import tensorflow as tf
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([1, BLOCK_SAMPLES], tf.float32),  # one block of reflect-padded audio
-            tf.TensorSpec([None, N_FREQS], tf.float32),  # (n_mels, 201) filters
-        ],
-        jit_compile=True,
-    )
-    def log10_mel(x, filters):
-        stft = tf.signal.stft(
-            tf.cast(x, tf.float64), N_FFT, HOP_LENGTH, N_FFT, window_fn=tf.signal.hann_window, pad_end=False
-        )  # (1, BLOCK_FRAMES, 201) complex128; tf.signal.hann_window is periodic by default
-        power = tf.cast(tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft)), tf.float32)
-        mel = tf.einsum("mf,btf->bmt", filters, power)  # (1, n_mels, BLOCK_FRAMES)
-        return tf.math.log(tf.maximum(mel, LOG_FLOOR)) * (1.0 / np.log(10.0))
-
-    return log10_mel
 
 
 def pad_or_trim(mel: np.ndarray, length: int = N_FRAMES) -> np.ndarray:

@@ -9,10 +9,10 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-FRAMES_PER_SECOND = 100  # mel frames per second (hop 160 at 16 kHz)
+from asr_assets.asr.constants import MAX_LENGTH, TIME_PRECISION
+
 INPUT_STRIDE = 2  # mel frames per encoder position (conv2 stride)
-TIME_PRECISION = 0.02  # seconds per timestamp token = INPUT_STRIDE / FRAMES_PER_SECOND
-MAX_LENGTH = 448  # decoder context (n_text_ctx)
+
 MAX_PROMPT_HISTORY = MAX_LENGTH // 2 - 1  # 223 previous tokens at most
 
 

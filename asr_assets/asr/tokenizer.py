@@ -12,6 +12,8 @@ from pathlib import Path
 
 import tokenizers
 
+from asr_assets.asr.constants import TIME_PRECISION
+
 TASKS = ("transcribe", "translate")
 # faster_whisper/tokenizer.py _LANGUAGE_CODES (openai/whisper LANGUAGES keys, in its order).
 LANGUAGE_CODES = (
@@ -24,7 +26,6 @@ LANGUAGE_CODES = (
 )  # fmt: skip
 # Written without spaces between words: split words at unicode boundaries instead.
 NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
-TIME_PRECISION = 0.02  # seconds per timestamp token
 
 
 class Tokenizer:

@@ -1,9 +1,9 @@
 """Long-form transcription of whole recordings, batched across files and channels.
 
-Per (file, channel) stream this follows faster-whisper 1.2.1 `WhisperModel.generate_segments` (see
-../shared/notes/whisper-ct2.md section 7): log-mel once per channel, 30 s windows from `seek`, the previous text as
-prompt, temperature fallback on compression ratio / average log-prob, the no-speech skip, segments cut at
-timestamp pairs, word timestamps from the alignment heads and the word-based seek rule. The difference is the
+Per (file, channel) stream this follows faster-whisper 1.2.1 `WhisperModel.generate_segments` (docs/engine.md):
+log-mel once per channel (the checkpoint's n_mels bins), 30 s windows from `seek`, the previous text as prompt,
+temperature fallback on compression ratio / average log-prob, the no-speech skip, segments cut at timestamp
+pairs, word timestamps from the alignment heads and the word-based seek rule. The difference is the
 schedule: each round takes the current window of up to `batch_size` live streams and runs encoder, decoder and
 alignment once for all of them (the decoder's cost per step is dominated by reading the vocabulary projection,
 whatever the batch). Only the rows that fail a threshold are decoded again at the next temperature.
@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from asr_assets.asr import segments as seg
-from asr_assets.asr.audio import SAMPLE_RATE, Audio, load_audio
+from asr_assets.asr.audio import Audio, load_audio
+from asr_assets.asr.constants import FRAMES_PER_SECOND, MAX_LENGTH, N_FRAMES, SAMPLE_RATE, TIME_PRECISION
 from asr_assets.asr.vad import EnergyVadOptions, SpeechMap, VadOptions, collect_speech, speech_regions
 
 logger = logging.getLogger(__name__)
 
-N_FRAMES = 3000  # mel frames per window (30 s at 100 frames/s)
 Progress = Callable[[float], None]  # receives audio seconds done since the last call
 
 
@@ -77,10 +77,8 @@ class TranscriptionOptions:
     word_timestamps: bool = True
     prepend_punctuations: str = "\"'“¿([{-"
     append_punctuations: str = "\"'.。,，!！?？:：”)]}、"
-    # Cut long silences per channel before the encoder (vad.py: Silero VAD v6 as faster-whisper). Off by default:
-    # on a real phone call it changed 20-23 % of the words against our text without it (dropping "all" of "all
-    # right"), while without it our text was identical to faster-whisper's (BENCHMARKS.md, "Silero VAD"). Fewer
-    # windows on two-channel calls; opt in where that matters. EnergyVadOptions selects the older energy detector.
+    # Cut long silences per channel before the encoder (vad.py). Off by default: why is in BENCHMARKS.md ("Silero
+    # VAD"). EnergyVadOptions selects the energy detector, which the pipeline uses.
     vad: bool = False
     vad_options: VadOptions | EnergyVadOptions = VadOptions()
     batch_size: int = 8  # windows per encoder/decoder/alignment batch, across files and channels
@@ -142,6 +140,7 @@ class Transcriber:
     """Whisper in TensorFlow over whole recordings. One per process: it owns the compiled model."""
 
     def __init__(self, model_path: str | Path | None = None):
+        from asr_assets.asr.alignment import Aligner
         from asr_assets.asr.checkpoints import load_checkpoint
         from asr_assets.asr.decoding import WhisperEngine
         from asr_assets.asr.tokenizer import Tokenizer
@@ -156,6 +155,7 @@ class Transcriber:
             language="en",
         )
         self.engine = WhisperEngine(checkpoint, weights)
+        self.aligner = Aligner(self.engine)
         self.stats = TranscriptionStats()
 
     def reset_stats(self) -> None:
@@ -242,7 +242,10 @@ class Transcriber:
         samples = stream.samples
         assert samples is not None
         self.stats.speech_s += len(samples) / SAMPLE_RATE
-        stream.features = log_mel_spectrogram(samples) if len(samples) else np.zeros((80, 1), np.float32)
+        n_mels = self.checkpoint.dims.n_mels  # 80, or 128 for large-v3
+        stream.features = (
+            log_mel_spectrogram(samples, n_mels) if len(samples) else np.zeros((n_mels, 1), np.float32)
+        )
         stream.content_frames = stream.features.shape[-1] - 1
         stream.samples = None
         if options.initial_prompt:
@@ -257,7 +260,9 @@ class Transcriber:
             stream.reported_s = done
 
     def _finish(self, stream: _Stream, progress: Progress | None) -> None:
-        stream.features = np.zeros((80, 1), np.float32)  # keep `done` true, free the memory
+        stream.features = np.zeros(
+            (self.checkpoint.dims.n_mels, 1), np.float32
+        )  # keep `done` true, free memory
         if stream.speech_map is not None:
             stream.segments = [_restore_times(s, stream.speech_map) for s in stream.segments]
         if progress and stream.duration_s > stream.reported_s:
@@ -299,13 +304,13 @@ class Transcriber:
                     self.stats.skipped_no_speech += 1
                     windows.append((row, [], True))
                     continue
-            time_offset = s.seek / seg.FRAMES_PER_SECOND
+            time_offset = s.seek / FRAMES_PER_SECOND
             current, s.seek, single_ending = seg.split_segments_by_timestamps(
                 self.tokenizer.timestamp_begin,
                 result.tokens,
                 time_offset,
                 size,
-                size / seg.FRAMES_PER_SECOND,
+                size / FRAMES_PER_SECOND,
                 s.seek,
             )
             windows.append((row, current, single_ending))
@@ -358,14 +363,14 @@ class Transcriber:
                 texts.append(text)
         alignments: dict[int, list] = {}
         if rows:
-            aligned = self.engine.align(tf.gather(encoder_out, rows), texts)
+            aligned = self.aligner.align(tf.gather(encoder_out, rows), texts)
             for row, text, (attention, token_probs) in zip(rows, texts, aligned, strict=True):
                 alignments[row] = find_alignment(self.tokenizer, text, attention, token_probs, sizes[row])
         for row, current, single_ending in windows:
             if not current:
                 continue
             s = live[row]
-            time_offset = current[0]["seek"] / seg.FRAMES_PER_SECOND
+            time_offset = current[0]["seek"] / FRAMES_PER_SECOND
             add_word_timestamps(
                 [current],
                 [alignments.get(row, [])],
@@ -377,7 +382,7 @@ class Transcriber:
             if not single_ending:
                 end = seg.last_end(current)
                 if end is not None and end > time_offset:
-                    s.seek = round(end * seg.FRAMES_PER_SECOND)
+                    s.seek = round(end * FRAMES_PER_SECOND)
             end = seg.last_end(current)
             if end is not None:
                 s.last_speech_timestamp = end
@@ -397,7 +402,7 @@ class Transcriber:
         tried: list[list[tuple]] = [[] for _ in range(n)]
         below_ratio: list[list[tuple]] = [[] for _ in range(n)]
         todo = list(range(n))
-        max_new = options.max_new_tokens or seg.MAX_LENGTH // 2
+        max_new = options.max_new_tokens or MAX_LENGTH // 2
         suppress = seg.suppressed_tokens(self.tokenizer, options.suppress_tokens)
         temperature = options.temperatures[0]
         for temperature in options.temperatures:
@@ -413,7 +418,7 @@ class Transcriber:
                 suppress_tokens=suppress,
                 suppress_blank=options.suppress_blank,
                 without_timestamps=options.without_timestamps,
-                max_initial_timestamp_index=round(options.max_initial_timestamp / seg.TIME_PRECISION),
+                max_initial_timestamp_index=round(options.max_initial_timestamp / TIME_PRECISION),
             )
             enc = encoder_out if len(todo) == n else tf.gather(encoder_out, todo)
             results = self.engine.generate(enc, [prompts[i] for i in todo], gen)

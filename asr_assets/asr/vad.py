@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from asr_assets.asr.constants import SAMPLE_RATE
+
 MODEL_PATH = Path(__file__).resolve().parent / "assets" / "silero_vad_v6.onnx"
 WINDOW = 512  # samples per speech probability (32 ms at 16 kHz): the model's fixed input
 CONTEXT = 64  # samples of the previous window prepended to each window, as the model was trained

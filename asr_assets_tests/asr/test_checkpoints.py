@@ -1,4 +1,4 @@
-"""checkpoints.py: CTranslate2 model.bin and Hugging Face safetensors -> the same OpenAI-named float32 weights.
+"""asr_assets.asr.checkpoints: CTranslate2 model.bin and Hugging Face safetensors -> the same OpenAI-named float32 weights.
 
 The tiny checkpoints are written by the test itself (a minimal CTranslate2 writer following
 python/ctranslate2/specs/model_spec.py `_serialize`), so the parser is checked against the format, not against itself.
@@ -7,6 +7,7 @@ python/ctranslate2/specs/model_spec.py `_serialize`), so the parser is checked a
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 from pathlib import Path
 
@@ -14,13 +15,15 @@ import numpy as np
 import pytest
 
 from asr_assets.asr import checkpoints
-from asr_assets.asr.checkpoints import Checkpoint, ModelDimensions, load_checkpoint, read_ct2_model_bin
+from asr_assets.asr.checkpoints import Checkpoint, load_checkpoint, read_ct2_model_bin
 from asr_assets.asr.errors import CheckpointError
+from asr_assets.asr.model import ModelDimensions
 
 TINY = ModelDimensions(
     n_mels=8, n_audio_ctx=10, n_audio_state=16, n_audio_head=2, n_audio_layer=2,
     n_vocab=51864, n_text_ctx=24, n_text_state=16, n_text_head=2, n_text_layer=2,
 )  # fmt: skip
+TOKENIZER_JSON = checkpoints.default_model_path() / "tokenizer.json"  # tiny.en's: eot 50256
 # The vocabulary keeps Whisper's real size so the special ids (eot 50256, timestamps 50363+) are valid.
 
 _DTYPE_CODES = {np.dtype(np.float32): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 2, np.dtype(np.float16): 4}
@@ -186,7 +189,7 @@ def write_ct2_dir(root: Path, w: dict[str, np.ndarray], dims: ModelDimensions = 
         "suppress_ids_begin": [220, 50256],
     }
     (root / "config.json").write_text(json.dumps(config))
-    (root / "tokenizer.json").write_text("{}")
+    shutil.copy(TOKENIZER_JSON, root / "tokenizer.json")  # special ids come from it (eot for suppress_blank)
     return root
 
 
@@ -234,7 +237,7 @@ def write_hf_dir(
             "begin_suppress_tokens": [220, 50256],
         }
         (root / "generation_config.json").write_text(json.dumps(gen))
-    (root / "tokenizer.json").write_text("{}")
+    shutil.copy(TOKENIZER_JSON, root / "tokenizer.json")  # special ids come from it (eot for suppress_blank)
     return root
 
 
