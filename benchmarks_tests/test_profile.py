@@ -6,6 +6,8 @@ import pytest
 
 from benchmarks.profile import format_profile, run_profile, windows_of
 
+pytestmark = pytest.mark.slow  # compiles and times the engine's XLA programs
+
 SAMPLE_CALLS = Path(__file__).resolve().parents[1] / "asr_assets" / "samples" / "calls"
 
 
