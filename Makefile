@@ -7,8 +7,11 @@ export ASR_HOME
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV_STAMP := .venv/.installed
 export UV_PYTHON_DOWNLOADS := never
+# Benchmark inputs (the evaluation audio is not in the repository); override: make bench BENCH_DIR=DIR.
+BENCH_DIR ?= ../shared/eval/en
+PROFILE_FILE ?= ../shared/eval/calls/long-conversational/spokenwoz_MUL1011.opus
 
-.PHONY: install demo test ui lint fmt typecheck bench eval clean
+.PHONY: install demo test test-fast ui lint fmt typecheck bench profile eval clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -26,6 +29,10 @@ demo: install
 test: install
 	.venv/bin/python -m pytest -q -ra
 
+# Everything but the tests marked slow (whole pipeline runs, profiling) or needing the evaluation audio.
+test-fast: install
+	.venv/bin/python -m pytest -q -ra -m "not slow and not eval"
+
 ui: install
 	.venv/bin/asr-assets ui
 
@@ -40,8 +47,12 @@ fmt: install
 typecheck: install
 	.venv/bin/mypy asr_assets/asr
 
+# Ours vs faster-whisper (benchmarks/README.md); results are written up in BENCHMARKS.md.
 bench: install
-	.venv/bin/asr-assets bench ../shared/eval/en --json bench-en.json
+	.venv/bin/python -m benchmarks bench $(BENCH_DIR) --json bench-en.json
+
+profile: install
+	.venv/bin/python -m benchmarks profile $(PROFILE_FILE)
 
 clean:
 	rm -rf .venv .tools .asr_home dbt_transcripts/target dbt_transcripts/logs

@@ -1,34 +1,96 @@
-"""The `asr-assets` console script: one entry point, subcommands imported lazily.
+"""The `asr-assets` console script: one argparse parser, each command's heavy imports inside its handler.
 
-Engine commands (transcribe, eval, bench, profile) live in `asr_assets.asr.cli` and never import Dagster;
-platform commands (ingest, ui) live in `asr_assets.ingest` and never import TensorFlow at module load.
+`transcribe` and `eval` run the engine (`asr_assets.asr.cli`, no Dagster); `ingest` and `ui` run the local
+platform (`asr_assets.local.commands`, Dagster). Importing this module imports neither TensorFlow nor Dagster.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
 
-ENGINE_COMMANDS = ("transcribe", "eval", "bench", "profile")
-PLATFORM_COMMANDS = ("ingest", "ui")
-USAGE = f"usage: asr-assets {{{','.join(ENGINE_COMMANDS + PLATFORM_COMMANDS)}}} ...  (asr-assets COMMAND --help for details)"
+from asr_assets.asr import cli as engine_cli
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from asr_assets.local.commands import ingest
+
+    return ingest(args)
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from asr_assets.local.commands import ui
+
+    return ui(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asr-assets",
+        description="Call recordings to word-level transcripts: Whisper in TensorFlow, as Dagster assets "
+        "loaded into PostgreSQL and curated with dbt.",
+        epilog="asr-assets COMMAND --help describes a command's arguments.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log at INFO on stderr (default: warnings only)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "transcribe",
+        help="print one JSON object per file: channels, text, timed words",
+        description="Transcribe recordings with the TensorFlow Whisper engine; one JSON line per file on "
+        "stdout ({file, duration, model_version, channels: [{channel, text, words}]}).",
+    )
+    engine_cli.add_transcribe_arguments(p)
+    p.set_defaults(handler=engine_cli.cmd_transcribe)
+
+    p = sub.add_parser(
+        "eval",
+        help="WER and throughput over a folder of evaluation sets",
+        description="Transcribe every file of the evaluation sets under DIR and print the corpus WER and the "
+        "speed (x real time) per set and overall.",
+    )
+    engine_cli.add_eval_arguments(p)
+    p.set_defaults(handler=engine_cli.cmd_eval)
+
+    p = sub.add_parser(
+        "ingest",
+        help="land the audio files of DIR and wait until they are loaded",
+        description="Copy the recordings of DIR into the landing zone, run the pipeline (a dagster-daemon is "
+        "started if none runs) and print what was transcribed, quarantined or skipped.",
+    )
+    p.add_argument("dir", help="folder of recordings (WAV, FLAC, MP3, Ogg, ...)")
+    p.add_argument("--all", action="store_true", help="land every file, not only audio extensions")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="seconds to wait for the runs (default %(default)s)",
+    )
+    p.set_defaults(handler=_ingest)
+
+    p = sub.add_parser(
+        "ui",
+        help="Dagster UI and daemon on the same instance (dagster dev)",
+        description="Start `dagster dev` on the local instance, with the embedded PostgreSQL if no "
+        "ASR_DATABASE_URL is set.",
+    )
+    p.add_argument("--port", type=int, default=3000, help="port of the web UI (default %(default)s)")
+    p.set_defaults(handler=_ui)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
-        print(USAGE)
-        return 0 if args else 2
-    command = args[0]
-    if command in ENGINE_COMMANDS:
-        from asr_assets.asr.cli import main as engine_main
-
-        return engine_main(args)
-    if command in PLATFORM_COMMANDS:
-        from asr_assets.ingest import main as platform_main
-
-        return platform_main(args)
-    print(f"asr-assets: unknown command {command!r}\n{USAGE}", file=sys.stderr)
-    return 2
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return args.handler(args)
 
 
 if __name__ == "__main__":

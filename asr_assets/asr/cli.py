@@ -1,92 +1,79 @@
-"""`asr-assets transcribe | eval | bench | profile`: the engine's command line, and the only engine module that prints.
+"""`asr-assets transcribe` and `asr-assets eval`: the engine's commands, and the only engine module that prints.
 
-Results go to stdout (JSON lines for `transcribe`, a short table for `eval` and `bench`); progress bars and
-logs go to stderr. `main(argv)` takes the command name as argv[0], as `asr_assets.cli` passes it.
+Results go to stdout (JSON lines for `transcribe`, a short table for `eval`); progress bars and logs go to
+stderr. `asr_assets.cli` builds the one `asr-assets` parser: it calls `add_transcribe_arguments` /
+`add_eval_arguments` for the subcommands and runs `cmd_transcribe` / `cmd_eval`. TensorFlow is imported only
+inside the commands, when the Transcriber is built.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asr_assets.asr.engines import ENGINES, EngineConfig
+if TYPE_CHECKING:
+    from asr_assets.asr.audio import Audio
+    from asr_assets.asr.transcribe import Progress, Segment, Transcriber, TranscriptionOptions
 
 
-def _add_engine_args(p: argparse.ArgumentParser) -> None:
+def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--engine", choices=ENGINES, default="tf", help="tf (ours, default) or faster-whisper (reference)"
+        "--beam-size",
+        type=int,
+        default=5,
+        help="beam width; 1 = greedy (default: %(default)s, as faster-whisper)",
     )
-    p.add_argument("--beam-size", type=int, default=5, help="1 = greedy; default 5 (as faster-whisper)")
     p.add_argument(
-        "--model", default=None, help="Whisper checkpoint directory (default: the bundled tiny.en)"
+        "--model",
+        default=None,
+        metavar="DIR",
+        help="Whisper checkpoint directory, CTranslate2 or Hugging Face (default: the bundled tiny.en)",
     )
     vad = p.add_mutually_exclusive_group()
     vad.add_argument(
-        "--vad", dest="vad", action="store_true", default=None, help="tf: skip silence per channel"
-    )
-    vad.add_argument("--no-vad", dest="vad", action="store_false", help="tf: transcribe every window")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="asr-assets", description="Whisper (TensorFlow) speech to text")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO on stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("transcribe", help="print one JSON object per file: channels, text, timed words")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    _add_engine_args(p)
-
-    p = sub.add_parser("eval", help="WER and throughput over a folder of sets with transcripts.tsv")
-    p.add_argument("dir", metavar="DIR")
-    _add_engine_args(p)
-    p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the full report here")
-    p.add_argument("--limit", type=int, default=None, help="evaluate N files spread evenly over the sets")
-
-    p = sub.add_parser("bench", help="ours vs faster-whisper on the same files, weights and options")
-    p.add_argument("dir", metavar="DIR")
-    p.add_argument("--json", dest="json_out", default=None, metavar="OUT")
-    p.add_argument("--limit", type=int, default=None, help="use N files spread evenly over the sets")
-    p.add_argument(
-        "--rescore",
+        "--vad",
+        dest="vad",
+        action="store_true",
         default=None,
-        metavar="REPORT",
-        help="score a saved --json report of DIR again (same --limit) instead of transcribing",
+        help="skip silence per channel with the Silero VAD",
     )
-    p.add_argument(
-        "--model", default=None, help="Whisper checkpoint directory (default: the bundled tiny.en)"
-    )
-    p.add_argument(
-        "--beam-sizes", default="5,1", help="comma-separated beam sizes (default 5,1: beam and greedy)"
-    )
-    p.add_argument(
-        "--skip",
-        default="",
-        help="comma-separated groups to leave out: tf, tf-vad, fw-float32, fw-int8-batched",
+    vad.add_argument(
+        "--no-vad", dest="vad", action="store_false", help="transcribe every 30 s window, silence included"
     )
 
-    p = sub.add_parser("profile", help="time per stage on W windows of one file, ours next to CTranslate2's")
-    p.add_argument("file", metavar="FILE", nargs="?", help="a recording of at least 30 s")
+
+def add_transcribe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--kernels", action="store_true", help="instead: matmul rates, float32/bfloat16, XLA vs oneDNN"
+        "files", nargs="+", metavar="FILE", help="recordings to transcribe (WAV, FLAC, MP3, Ogg, ...)"
     )
-    p.add_argument("--windows", type=int, default=8, help="30 s windows in the batch (default 8)")
-    p.add_argument("--repeat", type=int, default=2, help="timed repeats per stage, fastest kept (default 2)")
-
-    p = sub.add_parser(
-        "_bench-worker", help=argparse.SUPPRESS
-    )  # one engine in its own process (separate RSS)
-    p.add_argument("spec")
-    return parser
+    _add_model_arguments(p)
 
 
-def _progress_bar(total_s: float, desc: str):
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "dir",
+        metavar="DIR",
+        help="an evaluation set (a folder with transcripts.tsv or durations.tsv) or a folder of such sets",
+    )
+    _add_model_arguments(p)
+    p.add_argument(
+        "--json", dest="json_out", default=None, metavar="OUT", help="also write the full report (JSON) here"
+    )
+    p.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="evaluate N files spread evenly over the sets"
+    )
+
+
+def progress_bar(total_s: float, desc: str):
+    """A tqdm bar on stderr counting (fractional) audio seconds, shown rounded."""
     from tqdm import tqdm
 
-    # Progress is counted in (fractional) audio seconds: show them rounded, not as 414.0259999999997.
     if total_s:
         fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} audio s [{elapsed}<{remaining}, {rate_fmt}]"
     else:
@@ -101,32 +88,134 @@ def _progress_bar(total_s: float, desc: str):
     )
 
 
-def _config(args: argparse.Namespace) -> EngineConfig:
-    return EngineConfig(engine=args.engine, beam_size=args.beam_size, model_path=args.model, vad=args.vad)
+def file_result(path: str, duration: float, model_version: str, channels: list[list[Any]]) -> dict[str, Any]:
+    """The JSON object `asr-assets transcribe` prints for one file.
+
+    `channels[c]` is the list of segments of channel c; each segment has `.text` and `.words` (objects with
+    word/start/end/probability), as our `Segment` and faster-whisper's segments both do.
+    """
+    out = []
+    for c, segments in enumerate(channels):
+        words = [
+            {
+                "word": w.word,
+                "start": round(float(w.start), 3),
+                "end": round(float(w.end), 3),
+                "probability": round(float(w.probability), 4),
+            }
+            for s in segments
+            for w in s.words or ()
+        ]
+        out.append({"channel": c, "text": "".join(s.text for s in segments).strip(), "words": words})
+    return {"file": path, "duration": round(duration, 3), "model_version": model_version, "channels": out}
+
+
+def file_results(
+    paths: Sequence[str | Path], audios: list[Audio], per_file: list[list[Segment]], model_version: str
+) -> list[dict[str, Any]]:
+    """`file_result` of each file, its segments split by channel."""
+    results = []
+    for path, audio, segments in zip(paths, audios, per_file, strict=True):
+        channels = [[s for s in segments if s.channel == c] for c in range(audio.channels.shape[0])]
+        results.append(file_result(str(path), audio.duration_s, model_version, channels))
+    return results
+
+
+def transcription_options(args: argparse.Namespace) -> TranscriptionOptions:
+    from asr_assets.asr.transcribe import TranscriptionOptions
+
+    options = TranscriptionOptions(beam_size=args.beam_size, word_timestamps=True)
+    return options if args.vad is None else replace(options, vad=args.vad)
+
+
+def options_label(args: argparse.Namespace) -> str:
+    """tf-beam5, tf-vad-beam1, tf-novad-beam5: the setting's name in reports (as the bench names ours)."""
+    vad = "" if args.vad is None else ("-vad" if args.vad else "-novad")
+    return f"tf{vad}-beam{args.beam_size}"
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from asr_assets.asr.engines import load_engine
+    from asr_assets.asr.audio import load_audio
     from asr_assets.asr.errors import AsrError
+    from asr_assets.asr.transcribe import Transcriber
 
-    engine = load_engine(_config(args))
+    transcriber = Transcriber(args.model)
+    options = transcription_options(args)
     status = 0
     for path in args.files:
         try:
-            run = engine.run([path])
+            audio = load_audio(path)
+            (segments,) = transcriber.transcribe_batch([audio], options)
         except AsrError as e:  # one bad file must not hide the others' results
             print(f"asr-assets transcribe: {e}", file=sys.stderr)
             status = 1
             continue
-        print(json.dumps(run.results[0], ensure_ascii=False), flush=True)
+        result = file_results([path], [audio], [segments], transcriber.model_version)[0]
+        print(json.dumps(result, ensure_ascii=False), flush=True)
     return status
 
 
+def transcribe_files(
+    transcriber: Transcriber,
+    paths: Sequence[str | Path],
+    options: TranscriptionOptions,
+    progress: Progress | None = None,
+) -> tuple[list[dict[str, Any]], float, float, dict[str, float]]:
+    """All files batched together: (results, wall s, audio s, seconds per stage including audio decoding)."""
+    from asr_assets.asr.audio import load_audio
+
+    transcriber.reset_stats()
+    start = time.perf_counter()
+    audios = [load_audio(p) for p in paths]
+    decode_s = time.perf_counter() - start
+    per_file = transcriber.transcribe_batch(audios, options, progress=progress)
+    wall_s = time.perf_counter() - start
+    stage_s = transcriber.stats.as_dict()
+    stage_s["audio_decode"] = decode_s
+    results = file_results(paths, audios, per_file, transcriber.model_version)
+    return results, wall_s, sum(a.duration_s for a in audios), stage_s
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    from asr_assets.asr.bench import evaluate, select_items
+    from asr_assets.asr.evaluation import score, select_items
+    from asr_assets.asr.transcribe import Transcriber
 
     items = select_items(args.dir, args.limit)
-    report = evaluate(_config(args), items, _progress_bar)
+    label = options_label(args)
+    start = time.perf_counter()
+    transcriber = Transcriber(args.model)
+    load_s = time.perf_counter() - start
+    bar = progress_bar(0.0, label)
+    results, wall_s, audio_s, stage_s = transcribe_files(
+        transcriber, [str(i.path) for i in items], transcription_options(args), bar.update
+    )
+    bar.close()
+    scored = score(items, results)
+    durations: dict[str, float] = {}
+    for item, result in zip(items, results, strict=True):
+        durations[item.set_name] = durations.get(item.set_name, 0.0) + result["duration"]
+    for name, s in scored["sets"].items():
+        # Per-set speed is not measured separately when files are batched together: use the overall rate.
+        s["audio_s"] = durations[name]
+        s["speed"] = audio_s / wall_s
+    report = {
+        "config": {
+            "engine": "tf",
+            "beam_size": args.beam_size,
+            "model_path": args.model,
+            "vad": args.vad,
+            "label": label,
+        },
+        "files": len(items),
+        "audio_s": audio_s,
+        "wall_s": wall_s,
+        "load_s": load_s,
+        "speed": audio_s / wall_s,
+        "stage_s": stage_s,
+        "wer": scored["wer"],
+        "sets": scored["sets"],
+        "results": results,
+    }
     _print_eval(report)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
@@ -144,64 +233,3 @@ def _print_eval(report: dict[str, Any]) -> None:
         print(f"{name:45} {s['files']:5d} {_fmt(s['wer']):>7} {s['speed']:11.1f}")
     print(f"{'ALL':45} {report['files']:5d} {_fmt(report['wer']):>7} {report['speed']:11.1f}")
     print(f"model load {report['load_s']:.1f} s, transcription {report['wall_s']:.1f} s")
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from asr_assets.asr.bench import format_bench, run_bench, select_items
-
-    items = select_items(args.dir, args.limit)
-    if args.rescore:
-        from asr_assets.asr.bench import rescore
-
-        report = rescore(json.loads(Path(args.rescore).read_text()), items)
-    else:
-        beams = [int(b) for b in args.beam_sizes.split(",") if b.strip()]
-        skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-        report = run_bench(items, beams, args.model, skip, args.dir)
-    print(format_bench(report))
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    return 0
-
-
-def cmd_profile(args: argparse.Namespace) -> int:
-    from asr_assets.asr.profile import format_kernels, format_profile, kernel_rates, run_profile
-
-    if args.kernels:
-        print(format_kernels(kernel_rates()))
-        return 0
-    if not args.file:
-        print("asr-assets profile: give a FILE (a recording of at least 30 s) or --kernels", file=sys.stderr)
-        return 2
-    print(format_profile(run_profile(args.file, args.windows, args.repeat)))
-    return 0
-
-
-def cmd_bench_worker(args: argparse.Namespace) -> int:
-    from asr_assets.asr.bench import worker
-
-    worker(Path(args.spec), _progress_bar)
-    return 0
-
-
-COMMANDS = {
-    "transcribe": cmd_transcribe,
-    "eval": cmd_eval,
-    "bench": cmd_bench,
-    "profile": cmd_profile,
-    "_bench-worker": cmd_bench_worker,
-}
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    return COMMANDS[args.command](args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

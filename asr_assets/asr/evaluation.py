@@ -4,7 +4,7 @@ A set is a folder with `transcripts.tsv` (`<file>\\t<reference>`, paths relative
 `durations.tsv`; a folder with no `transcripts.tsv` of its own is searched for sets below it (so
 `../shared/eval/en` evaluates all of its sets). Sets without references (`durations.tsv` only) still count
 for speed. Both sides are normalised with Whisper's English normaliser after dropping bracketed tags
-(`<cutoff-...>`, `<unk>`, `[laughter]`), as the eval README asks.
+(`<cutoff-...>`, `<unk>`, `[laughter]`), as the eval sets' README asks.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jiwer
 
@@ -99,8 +100,34 @@ def word_errors(reference: str, hypothesis: str) -> WordErrors:
     return WordErrors(out.substitutions + out.deletions + out.insertions, len(ref.split()))
 
 
-def corpus_wer(pairs: list[tuple[str, str]]) -> float | None:
-    """Corpus-level WER: total edits over total reference words (not a mean of per-file WERs)."""
-    counts = [word_errors(ref, hyp) for ref, hyp in pairs]
-    total = sum(c.reference_words for c in counts)
-    return sum(c.errors for c in counts) / total if total else None
+def select_items(root: str | Path, limit: int | None) -> list[EvalItem]:
+    """All items under `root`, or `limit` of them spread evenly (every k-th) so each set is represented."""
+    items = find_items(root)
+    if not items:
+        raise FileNotFoundError(f"{root}: no transcripts.tsv / durations.tsv / audio files found")
+    if limit is not None and 0 < limit < len(items):
+        items = [items[i * len(items) // limit] for i in range(limit)]
+    return items
+
+
+def _corpus_wer(errors: list[WordErrors]) -> float | None:
+    """Total edits over total reference words (not a mean of per-file WERs)."""
+    total = sum(e.reference_words for e in errors)
+    return sum(e.errors for e in errors) / total if total else None
+
+
+def score(items: list[EvalItem], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Corpus WER overall and per set of `asr-assets transcribe` results (one per item, same order), over the
+    items that have references; a file with several channels counts once per channel."""
+    per_set: dict[str, list[WordErrors]] = {}
+    counts: dict[str, int] = {}
+    for item, result in zip(items, results, strict=True):
+        counts[item.set_name] = counts.get(item.set_name, 0) + 1
+        if item.reference is not None:
+            # One reference per file, so each channel is scored against it on its own: the eval sets' stereo
+            # files (JFK, the sonnets) carry the same speech on both channels, and their joined text would
+            # count every word twice (WER ~1.0 for both engines).
+            errors = per_set.setdefault(item.set_name, [])
+            errors += [word_errors(item.reference, ch["text"]) for ch in result["channels"]]
+    sets = {name: {"files": n, "wer": _corpus_wer(per_set.get(name, []))} for name, n in counts.items()}
+    return {"wer": _corpus_wer([e for errs in per_set.values() for e in errs]), "sets": sets}

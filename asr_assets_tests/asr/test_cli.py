@@ -1,11 +1,12 @@
-"""asr-assets transcribe / eval through `main(argv)`, reusing the session's Transcriber."""
+"""asr-assets transcribe / eval through `asr_assets.cli.main(argv)`, reusing the session's Transcriber."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from asr_assets.asr import cli, transcribe
+from asr_assets import cli
+from asr_assets.asr import transcribe
 
 
 @pytest.fixture
@@ -15,7 +16,7 @@ def shared_transcriber(transcriber, monkeypatch):
 
 
 def test_transcribe_prints_one_json_object_per_file(shared_transcriber, sample_calls: list[Path], capsys):
-    assert cli.main(["transcribe", str(sample_calls[0]), "--beam-size", "5"]) == 0
+    assert cli.main(["-v", "transcribe", str(sample_calls[0]), "--beam-size", "5"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     result = json.loads(lines[0])

@@ -1,9 +1,9 @@
-"""bench.py's pure parts: file selection, scoring and engine parity on hand-made results."""
+"""benchmarks/bench.py's pure parts: report formatting, rescoring and engine parity on hand-made results."""
 
 import pytest
 
-from asr_assets.asr.bench import format_bench, parity, rescore, score, select_items
-from asr_assets.asr.evaluation import EvalItem
+from asr_assets.asr.evaluation import EvalItem, score
+from benchmarks.bench import format_bench, parity, rescore
 
 
 def _result(*channels: list[tuple[str, float, float]]) -> dict:
@@ -30,19 +30,6 @@ def test_parity_matches_words_and_measures_timing():
     assert p["matched_words"] == 2
     assert p["median_abs_start_diff_s"] == pytest.approx(0.01)
     assert p["median_abs_end_diff_s"] == pytest.approx(0.05)
-
-
-def test_score_per_set_and_select_spread(tmp_path):
-    items = [EvalItem("a", tmp_path / "1.wav", "hello world"), EvalItem("b", tmp_path / "2.wav", None)]
-    scored = score(items, [_result([(" hello", 0, 1), (" word", 1, 2)]), _result([(" x", 0, 1)])])
-    assert scored["wer"] == 0.5 and scored["sets"]["a"]["wer"] == 0.5 and scored["sets"]["b"]["wer"] is None
-    for name in "abcdef":
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "durations.tsv").write_text("1.wav\t1\n2.wav\t1\n")
-    picked = select_items(tmp_path, 6)
-    assert len(picked) == 6 and len({i.set_name for i in picked}) == 6
-    with pytest.raises(FileNotFoundError):
-        select_items(tmp_path / "missing", None)
 
 
 def test_format_bench_shows_ratios():

@@ -1,11 +1,14 @@
-"""`asr-assets profile`: the stage timings run for real on a sample call, ours and (when installed) CTranslate2's."""
+"""`python -m benchmarks profile`: the stage timings run for real on a sample call, ours and (when installed) CTranslate2's."""
+
+from pathlib import Path
 
 import pytest
 
-from asr_assets.asr.profile import format_profile, run_profile, windows_of
-from asr_assets_tests.asr.conftest import REPO_ROOT
+from benchmarks.profile import format_profile, run_profile, windows_of
 
-SAMPLE_CALLS = REPO_ROOT / "asr_assets" / "samples" / "calls"
+pytestmark = pytest.mark.slow  # compiles and times the engine's XLA programs
+
+SAMPLE_CALLS = Path(__file__).resolve().parents[1] / "asr_assets" / "samples" / "calls"
 
 
 def test_profile_times_every_stage_of_both_engines():
@@ -37,7 +40,7 @@ def test_profile_needs_a_whole_window(tmp_path):
 
 
 def test_kernel_rates_cover_both_formats_and_runtimes():
-    from asr_assets.asr.profile import format_kernels, kernel_rates
+    from benchmarks.profile import format_kernels, kernel_rates
 
     rows = kernel_rates(repeat=1, scale=16)
     assert {(r["dtype"], r["runtime"]) for r in rows} == {

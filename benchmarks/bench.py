@@ -1,6 +1,6 @@
-"""`asr-assets eval` and `asr-assets bench`: WER, throughput, memory and parity between engines.
+"""`python -m benchmarks bench DIR`: WER, throughput, memory and parity between our engine and faster-whisper.
 
-The bench runs each engine in its own subprocess (`asr-assets _bench-worker SPEC`) so that peak RSS and model
+The bench runs each engine in its own subprocess (`python -m benchmarks _worker SPEC`) so that peak RSS and model
 load are measured per engine and one engine's caches or thread pools cannot slow the other. Workers run one after
 the other: on a 2-core machine two at once would measure contention, not the engines. Each setting first
 transcribes the first WARMUP_FILES files untimed (`warmup_s`: one full batch of ours, so XLA compiles the
@@ -23,10 +23,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from asr_assets.asr.engines import EngineConfig, load_engine
-from asr_assets.asr.evaluation import EvalItem, WordErrors, find_items, normalize, word_errors
+from asr_assets.asr.evaluation import EvalItem, normalize, score
 from asr_assets.asr.transcribe import TranscriptionOptions
+from benchmarks.engines import EngineConfig, load_engine
 
+REPO_ROOT = Path(__file__).resolve().parent.parent  # where `python -m benchmarks` finds this package
 WARMUP_FILES = TranscriptionOptions().batch_size  # one full batch of ours
 ProgressFactory = Callable[[float, str], Any]  # (total audio seconds, label) -> a tqdm-like bar
 
@@ -41,77 +42,12 @@ GROUPS = {
 }
 
 
-def select_items(root: str | Path, limit: int | None) -> list[EvalItem]:
-    """All items under `root`, or `limit` of them spread evenly (every k-th) so each set is represented."""
-    items = find_items(root)
-    if not items:
-        raise FileNotFoundError(f"{root}: no transcripts.tsv / durations.tsv / audio files found")
-    if limit is not None and 0 < limit < len(items):
-        items = [items[i * len(items) // limit] for i in range(limit)]
-    return items
-
-
 def _text(result: dict[str, Any]) -> str:
     return " ".join(ch["text"] for ch in result["channels"])
 
 
 def _channel_seconds(results: list[dict[str, Any]]) -> float:
     return sum(r["duration"] * len(r["channels"]) for r in results)
-
-
-def score(items: list[EvalItem], results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Corpus WER overall and per set (edits / reference words), over the items that have references; a file
-    with several channels counts once per channel."""
-    per_set: dict[str, list[WordErrors]] = {}
-    counts: dict[str, int] = {}
-    for item, result in zip(items, results, strict=True):
-        counts[item.set_name] = counts.get(item.set_name, 0) + 1
-        if item.reference is not None:
-            # One reference per file, so each channel is scored against it on its own: the eval sets' stereo
-            # files (JFK, the sonnets) carry the same speech on both channels, and their joined text would
-            # count every word twice (WER ~1.0 for both engines).
-            errors = per_set.setdefault(item.set_name, [])
-            errors += [word_errors(item.reference, ch["text"]) for ch in result["channels"]]
-
-    def wer(errs: list[WordErrors]) -> float | None:
-        total = sum(e.reference_words for e in errs)
-        return sum(e.errors for e in errs) / total if total else None
-
-    sets = {name: {"files": n, "wer": wer(per_set.get(name, []))} for name, n in counts.items()}
-    return {"wer": wer([e for errs in per_set.values() for e in errs]), "sets": sets}
-
-
-def evaluate(
-    config: EngineConfig, items: list[EvalItem], progress: ProgressFactory | None = None
-) -> dict[str, Any]:
-    """One engine over `items`: WER overall and per set, throughput (audio s / wall s), load time."""
-    start = time.perf_counter()
-    engine = load_engine(config)
-    load_s = time.perf_counter() - start
-    bar = progress(0.0, config.label) if progress else None
-    run = engine.run([str(i.path) for i in items], progress=bar.update if bar is not None else None)
-    if bar is not None:
-        bar.close()
-    scored = score(items, run.results)
-    durations: dict[str, float] = {}
-    for item, result in zip(items, run.results, strict=True):
-        durations[item.set_name] = durations.get(item.set_name, 0.0) + result["duration"]
-    for name, s in scored["sets"].items():
-        # Per-set speed is not measured separately when files are batched together: use the overall rate.
-        s["audio_s"] = durations[name]
-        s["speed"] = run.audio_s / run.wall_s
-    return {
-        "config": {**asdict(config), "label": config.label},
-        "files": len(items),
-        "audio_s": run.audio_s,
-        "wall_s": run.wall_s,
-        "load_s": load_s,
-        "speed": run.audio_s / run.wall_s,
-        "stage_s": run.stage_s,
-        "wer": scored["wer"],
-        "sets": scored["sets"],
-        "results": run.results,
-    }
 
 
 def worker(spec_path: Path, progress: ProgressFactory | None = None) -> None:
@@ -198,7 +134,7 @@ def run_bench(
             configs = [asdict(replace(base, beam_size=b, model_path=model)) for b in beams]
             spec.write_text(json.dumps({"configs": configs, "files": files, "out": str(out)}))
             subprocess.run(
-                [sys.executable, "-m", "asr_assets.asr.cli", "_bench-worker", str(spec)], check=True
+                [sys.executable, "-m", "benchmarks", "_worker", str(spec)], check=True, cwd=REPO_ROOT
             )
             groups[name] = json.loads(out.read_text())
     settings: dict[str, dict[str, Any]] = {}

@@ -1,4 +1,4 @@
-"""`asr-assets profile FILE`: where a batch of windows spends its time, ours next to CTranslate2's, stage by stage.
+"""`python -m benchmarks profile FILE`: where a batch of windows spends its time, ours next to CTranslate2's.
 
 The bench measures whole transcriptions; this isolates the stages on the same W windows of one recording (30 s
 windows cut from its channels, no prompt): the encoder, greedy and beam-5 generation, and (ours) the forced

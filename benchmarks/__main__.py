@@ -1,0 +1,144 @@
+"""`python -m benchmarks bench DIR | profile FILE`: the benchmarks' own command line (results on stdout)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from benchmarks.bench import GROUPS
+
+COMMANDS = ("bench", "profile")  # the public ones; `_worker` is the bench's own subprocess, not listed
+WORKER = "_worker"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Our TensorFlow Whisper against faster-whisper / CTranslate2 on the same files, weights "
+        "and options (needs the dev dependencies: uv sync). Results are recorded in BENCHMARKS.md.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+
+    p = sub.add_parser(
+        "bench",
+        help="WER, speed, load time, peak memory and parity, ours vs faster-whisper",
+        description="Every engine group over the same files, each group in its own subprocess (so load time "
+        "and peak RSS are its own), one after the other. Prints a table; --json keeps every result.",
+    )
+    p.add_argument(
+        "dir",
+        metavar="DIR",
+        help="an evaluation set (a folder with transcripts.tsv or durations.tsv) or a folder of such sets",
+    )
+    p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the full report here")
+    p.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="use N files spread evenly over the sets"
+    )
+    p.add_argument(
+        "--rescore",
+        default=None,
+        metavar="REPORT",
+        help="score a saved --json report of DIR again (same --limit) instead of transcribing",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="MODEL_DIR",
+        help="CTranslate2 Whisper directory both engines load (default: the bundled tiny.en)",
+    )
+    p.add_argument(
+        "--beam-sizes",
+        default="5,1",
+        metavar="LIST",
+        help="comma-separated beam sizes (default %(default)s: beam search and greedy)",
+    )
+    p.add_argument(
+        "--skip",
+        default="",
+        metavar="GROUPS",
+        help=f"comma-separated engine groups to leave out, of: {', '.join(GROUPS)}",
+    )
+
+    p = sub.add_parser(
+        "profile",
+        help="time per stage on W windows of one file, ours next to CTranslate2's",
+        description="Encoder, greedy and beam-5 generation and (ours) the alignment pass on the same 30 s "
+        "windows, each stage compiled/warmed once, then timed --repeat times (fastest kept).",
+    )
+    p.add_argument("file", metavar="FILE", nargs="?", help="a recording of at least 30 s")
+    p.add_argument(
+        "--kernels",
+        action="store_true",
+        help="instead: matmul rates at tiny.en's shapes, float32 vs bfloat16, XLA vs oneDNN",
+    )
+    p.add_argument(
+        "--windows", type=int, default=8, metavar="W", help="30 s windows in the batch (default %(default)s)"
+    )
+    p.add_argument(
+        "--repeat", type=int, default=2, help="timed repeats per stage, fastest kept (default %(default)s)"
+    )
+
+    # One engine group in its own process, started by `bench`. Added without `help`, so the command list leaves
+    # it out; the subparsers' metavar leaves it out of the usage line.
+    p = sub.add_parser(WORKER)
+    p.add_argument("spec", help="the JSON spec `bench` wrote (settings, files, where to write the output)")
+    return parser
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from asr_assets.asr.evaluation import select_items
+    from benchmarks.bench import format_bench, rescore, run_bench
+
+    items = select_items(args.dir, args.limit)
+    if args.rescore:
+        report = rescore(json.loads(Path(args.rescore).read_text()), items)
+    else:
+        beams = [int(b) for b in args.beam_sizes.split(",") if b.strip()]
+        skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+        report = run_bench(items, beams, args.model, skip, args.dir)
+    print(format_bench(report))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from benchmarks.profile import format_kernels, format_profile, kernel_rates, run_profile
+
+    if args.kernels:
+        print(format_kernels(kernel_rates()))
+        return 0
+    if not args.file:
+        print("python -m benchmarks profile: give a FILE (at least 30 s long) or --kernels", file=sys.stderr)
+        return 2
+    print(format_profile(run_profile(args.file, args.windows, args.repeat)))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from asr_assets.asr.cli import progress_bar
+    from benchmarks.bench import worker
+
+    worker(Path(args.spec), progress_bar)
+    return 0
+
+
+HANDLERS = {"bench": cmd_bench, "profile": cmd_profile, WORKER: cmd_worker}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return HANDLERS[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
