@@ -55,11 +55,13 @@ def windows_of(path: str, count: int) -> np.ndarray:
 
 def profile_ours(mels: np.ndarray, repeat: int) -> tuple[list[StageTime], int]:
     """Our stages; also returns the <|startoftranscript|> id, the prompt both engines get."""
+    from asr_assets.asr.alignment import Aligner
     from asr_assets.asr.checkpoints import load_checkpoint
     from asr_assets.asr.decoding import GenerateOptions, WhisperEngine
 
     checkpoint, weights = load_checkpoint(None)
     engine = WhisperEngine(checkpoint, weights)
+    aligner = Aligner(engine)
     del weights
     eot, prompt = engine.tokens.eot, [engine.tokens.sot]
     ms, encoded = _fastest(lambda: engine.encode(mels), repeat)
@@ -70,7 +72,7 @@ def profile_ours(mels: np.ndarray, repeat: int) -> tuple[list[StageTime], int]:
         steps = max(len(r.tokens) for r in results)
         times.append(StageTime("tf", f"generate beam {beam}", ms, steps))
         texts = [[t for t in r.tokens if t < eot] for r in results]
-        ms, _ = _fastest(partial(engine.align, encoded, texts), repeat)
+        ms, _ = _fastest(partial(aligner.align, encoded, texts), repeat)
         times.append(StageTime("tf", f"align (beam {beam} text)", ms))
     return times, engine.tokens.sot
 
