@@ -11,17 +11,13 @@ Everything has a working local default under one state folder, ASR_HOME (the Mak
 | ASR_STORAGE_URL      | $ASR_HOME/artifacts              | folder or fsspec URL for checked audio and transcripts |
 | ASR_DATABASE_URL     | embedded PostgreSQL (pgserver)   | PostgreSQL for the asr_raw tables and dbt             |
 
-The embedded server (the `pgserver` wheel, PostgreSQL 16) keeps its data in $ASR_HOME/pgdata and answers on a
-Unix socket only. Run as root, pgserver creates a system user `pgserver` (useradd) to run postgres as, and makes
-the data folder and its parents group/other readable.
+With ASR_DATABASE_URL unset, `asr_assets.local.embedded_pg.ensure_database_url()` starts an embedded PostgreSQL
+with its data in $ASR_HOME/pgdata (`pgdata_dir()`).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,20 +150,6 @@ def pgdata_dir() -> Path:
     return asr_home() / "pgdata"
 
 
-def database_url() -> str:
-    """SQLAlchemy URL (postgresql+psycopg2://) of the database: ASR_DATABASE_URL, else the embedded server."""
-    config = current()
-    if config.database_url:
-        return sqlalchemy_url(config.database_url)
-    if config.executor == "k8s":
-        # Each step is its own pod: an embedded server per pod would scatter the rows over throwaway databases.
-        raise RuntimeError(
-            "ASR_EXECUTOR=k8s needs ASR_DATABASE_URL (the shared PostgreSQL); set it from a Secret "
-            "(deployment/k8s/secrets.example.yaml)"
-        )
-    return sqlalchemy_url(start_embedded_postgres())
-
-
 def sqlalchemy_url(url: str) -> str:
     """The same URL with the psycopg2 driver: SQLAlchemy 2 maps a bare postgresql:// to psycopg3, which breaks
     dagster-postgres' event watching, and psycopg2 is what we install."""
@@ -196,55 +178,16 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}"))
 
 
-def _import_pgserver():
-    """pgserver, imported without platformdirs' RuntimeDirWarning (XDG_RUNTIME_DIR unset: it uses /tmp/runtime-$UID
-    for its lock file, which is fine and not worth a warning in every CLI run)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-        import pgserver.utils
-
-    return pgserver
+def child_env(**overrides: str) -> dict[str, str]:
+    """This process's environment for a child process (daemon, `dagster dev`, dbt), with ASR_HOME and
+    DAGSTER_HOME made explicit and `overrides` on top."""
+    config = current()
+    return {**os.environ, "ASR_HOME": str(config.home), "DAGSTER_HOME": str(config.dagster_home), **overrides}
 
 
-def embedded_postgres_running(pgdata: Path | None = None) -> bool:
-    """True when the embedded server for this ASR_HOME is up."""
-    PostmasterInfo = _import_pgserver().utils.PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(pgdata or pgdata_dir())
-    return info is not None and info.is_running() and info.status == "ready"
-
-
-def start_embedded_postgres(pgdata: Path | None = None) -> str:
-    """Start (or attach to) the embedded PostgreSQL under pgdata and return its libpq URL.
-
-    cleanup_mode=None: many processes use the server (the CLI, the daemon's code server, run workers), some of
-    which are killed rather than exit; pgserver's own "last one out stops it" would then never stop it, or stop it
-    under a live process. The process that started it stops it (`stop_embedded_postgres`).
-    """
-    pgserver = _import_pgserver()
-    PostmasterInfo = pgserver.utils.PostmasterInfo
-    pgdata = (pgdata or pgdata_dir()).resolve()
-    if embedded_postgres_running(pgdata):
-        # Already up (started by another process): read its socket from postmaster.pid, skip pgserver's lock.
-        return PostmasterInfo.read_from_pgdata(pgdata).get_uri()  # type: ignore[union-attr]
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
-    if not embedded_postgres_running(pgdata):
-        # get_server returned the object cached in this process from before a stop: start it again.
-        with server._lock:
-            server.ensure_postgres_running()
-    return server.get_uri()
-
-
-def stop_embedded_postgres(pgdata: Path | None = None, timeout_s: float = 30.0) -> None:
-    """Fast shutdown (SIGINT to the postmaster: rolls back open transactions, closes connections)."""
-    PostmasterInfo = _import_pgserver().utils.PostmasterInfo
-    pgdata = (pgdata or pgdata_dir()).resolve()
-    info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or not info.is_running() or info.pid is None:
-        return
-    os.kill(info.pid, signal.SIGINT)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and info.is_running():
-        time.sleep(0.1)
+def export_locations() -> None:
+    """Make ASR_HOME and DAGSTER_HOME explicit in this process's environment (for the Dagster instance and the
+    processes it starts)."""
+    config = current()
+    os.environ["DAGSTER_HOME"] = str(config.dagster_home)
+    os.environ["ASR_HOME"] = str(config.home)

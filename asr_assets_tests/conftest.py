@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 
 from asr_assets import settings
+from asr_assets.local import embedded_pg
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CALLS = REPO / "asr_assets" / "samples" / "calls"
@@ -37,9 +38,9 @@ def embedded_server_url() -> Iterator[str]:
     """An embedded PostgreSQL (pgserver) for this session, in its own temp data folder; stopped at the end."""
     base = private_temp_dir("asr-test-pg-")
     pgdata = base / "pgdata"
-    url = settings.start_embedded_postgres(pgdata)
+    url = embedded_pg.start_embedded_postgres(pgdata)
     yield url
-    settings.stop_embedded_postgres(pgdata)
+    embedded_pg.stop_embedded_postgres(pgdata)
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -87,7 +88,7 @@ def scratch_asr_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in ("DAGSTER_HOME", "ASR_LANDING_URL", "ASR_STORAGE_URL", "ASR_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     yield home
-    settings.stop_embedded_postgres(home / "pgdata")
+    embedded_pg.stop_embedded_postgres(home / "pgdata")
     shutil.rmtree(home, ignore_errors=True)
 
 

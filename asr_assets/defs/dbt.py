@@ -129,11 +129,12 @@ def _known_database_url() -> str | None:
     """The database later builds will use, when it is known without starting anything: ASR_DATABASE_URL, or
     the embedded server if it is already up."""
     from asr_assets import settings
+    from asr_assets.local import embedded_pg
 
     if os.environ.get("ASR_DATABASE_URL"):
         return settings.sqlalchemy_url(os.environ["ASR_DATABASE_URL"])
-    if settings.embedded_postgres_running():
-        return settings.start_embedded_postgres()  # attaches: reads the running server's socket
+    if embedded_pg.embedded_postgres_running():
+        return embedded_pg.start_embedded_postgres()  # attaches: reads the running server's socket
     return None
 
 

@@ -20,6 +20,7 @@ import dagster as dg
 import fsspec
 
 from asr_assets import settings
+from asr_assets.local.embedded_pg import ensure_database_url
 
 HASH_BLOCK_BYTES = 1 << 20  # stream files through sha256 1 MiB at a time
 # Defaults for batch sizing; see sensors.py for why these numbers.
@@ -53,7 +54,7 @@ class PostgresResource(dg.ConfigurableResource):
     @property
     def url(self) -> str:
         """SQLAlchemy URL (postgresql+psycopg2://). Contains the password: never log it, use `safe_url`."""
-        return settings.sqlalchemy_url(self.database_url) if self.database_url else settings.database_url()
+        return settings.sqlalchemy_url(self.database_url) if self.database_url else ensure_database_url()
 
     @property
     def dsn(self) -> str:
