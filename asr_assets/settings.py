@@ -10,6 +10,19 @@ Everything has a working local default under one state folder, ASR_HOME (the Mak
 | ASR_LANDING_URL      | $ASR_HOME/landing                | folder or fsspec URL the landing sensor watches       |
 | ASR_STORAGE_URL      | $ASR_HOME/artifacts              | folder or fsspec URL for checked audio and transcripts |
 | ASR_DATABASE_URL     | embedded PostgreSQL (pgserver)   | PostgreSQL for the asr_raw tables and dbt             |
+| ASR_EXECUTOR         | in_process                       | `k8s`: each step its own Kubernetes Job (needs ASR_DATABASE_URL) |
+| ASR_MODEL_PATH       | bundled tiny.en                  | Whisper checkpoint the transcribe step loads          |
+| ASR_MODEL_CACHE      | $ASR_HOME/models, else ~/.cache/asr-assets/models | where downloaded checkpoints are kept |
+| ASR_BATCH_MAX_FILES  | 200                              | a batch closes at this many calls ...                 |
+| ASR_BATCH_MAX_AUDIO_S | 14400                           | ... or this much audio (by the file headers) ...      |
+| ASR_BATCH_MAX_WAIT_S | 0                                | ... or this many seconds after it opened (0: end of tick) |
+| ASR_MAX_FILES_PER_TICK | 200                            | files the landing sensor takes per tick               |
+| ASR_SENSOR_INTERVAL_S | 5                               | seconds between landing sensor ticks                  |
+| ASR_DBT_PROJECT_DIR  | <repo>/dbt_transcripts           | the dbt project built after each batch                |
+| ASR_DBT_THREADS      | 2                                | dbt threads (read by dbt_transcripts/profiles.yml, not here) |
+
+The batch and tick limits are read where the resources are built (`dg.EnvVar`, so the UI shows the variable's
+name); the others through `current()`.
 
 With ASR_DATABASE_URL unset, `asr_assets.local.embedded_pg.ensure_database_url()` starts an embedded PostgreSQL
 with its data in $ASR_HOME/pgdata (`pgdata_dir()`).
@@ -18,7 +31,8 @@ with its data in $ASR_HOME/pgdata (`pgdata_dir()`).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -191,3 +205,19 @@ def export_locations() -> None:
     config = current()
     os.environ["DAGSTER_HOME"] = str(config.dagster_home)
     os.environ["ASR_HOME"] = str(config.home)
+
+
+@contextmanager
+def environ_overrides(values: Mapping[str, str]) -> Iterator[None]:
+    """Set `values` in os.environ for the block (for libraries that copy os.environ into a subprocess, such as
+    DbtCliResource) and restore the previous values afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

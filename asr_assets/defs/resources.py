@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,11 +30,11 @@ DEFAULT_MAX_FILES_PER_TICK = 200
 
 def _env_or(name: str, default: Any) -> Any:
     """dg.EnvVar(name) when the variable is set (resolved where the resource runs), else the default."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
+    return dg.EnvVar(name) if settings.current().is_set(name) else default
 
 
 def _env_int_or(name: str, default: int) -> Any:
-    return dg.EnvVar.int(name) if os.environ.get(name) else default
+    return dg.EnvVar.int(name) if settings.current().is_set(name) else default
 
 
 @cache

@@ -16,12 +16,12 @@ write-then-rename (or an object-store upload), which sets the modification time 
 """
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 
 import dagster as dg
 import soundfile as sf
 
+from asr_assets import settings
 from asr_assets.defs.jobs import ingest_job
 from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.resources import (
@@ -34,7 +34,7 @@ from asr_assets.defs.resources import (
 from asr_assets.defs.sql import read_sql
 
 # 5 s locally; a deployment sets e.g. 30-60 (each tick lists the whole landing prefix from the high-water mark).
-SENSOR_INTERVAL_S = int(os.environ.get("ASR_SENSOR_INTERVAL_S", "5"))
+SENSOR_INTERVAL_S = settings.current().sensor_interval_s
 MAX_BATCHES_PER_TICK = 50  # run requests per tick (a lost cursor re-requests known batches a page at a time)
 
 
