@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg2
@@ -44,17 +45,16 @@ def embedded_server_url() -> Iterator[str]:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _throwaway_database(server_url: str) -> Iterator[str]:
+def throwaway_database(server_url: str, prefix: str = "asr_test") -> Iterator[str]:
     """Create a fresh database on the server; yield its SQLAlchemy URL; drop it afterwards."""
-    name = f"asr_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(settings.libpq_url(server_url))
     admin.autocommit = True
     try:
         with admin.cursor() as cur:
             cur.execute(f'create database "{name}"')
-        parts = settings.sqlalchemy_url(server_url).split("?", 1)
-        base = parts[0].rsplit("/", 1)[0]
-        yield f"{base}/{name}" + (f"?{parts[1]}" if len(parts) > 1 else "")
+        parts = urlsplit(settings.sqlalchemy_url(server_url))
+        yield urlunsplit(parts._replace(path=f"/{name}"))
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
     finally:
@@ -70,13 +70,13 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
             pytest.skip("TEST_DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
     else:
         server = request.getfixturevalue("embedded_server_url")
-    yield from _throwaway_database(server)
+    yield from throwaway_database(server)
 
 
 @pytest.fixture(scope="session")
 def embedded_database_url(embedded_server_url: str) -> Iterator[str]:
     """A throwaway database on the embedded server only (for tests too slow to run on both)."""
-    yield from _throwaway_database(embedded_server_url)
+    yield from throwaway_database(embedded_server_url)
 
 
 @pytest.fixture

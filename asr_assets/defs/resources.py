@@ -6,7 +6,7 @@ name, never its value); otherwise the local default from `asr_assets.settings` a
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,11 +17,12 @@ from typing import IO, Any
 
 import dagster as dg
 import fsspec
+import soundfile as sf
 
 from asr_assets import settings
+from asr_assets.hashing import sha256_stream
 from asr_assets.local.embedded_pg import ensure_database_url
 
-HASH_BLOCK_BYTES = 1 << 20  # stream files through sha256 1 MiB at a time
 # Defaults for batch sizing; see sensors.py for why these numbers.
 DEFAULT_BATCH_MAX_FILES = 200
 DEFAULT_BATCH_MAX_AUDIO_S = 4 * 3600.0
@@ -156,11 +157,20 @@ def read_uri(uri: str) -> bytes:
 
 def sha256_uri(uri: str) -> str:
     """sha256 hex of a file's bytes, streamed (a long call is never held in memory for hashing)."""
-    digest = hashlib.sha256()
-    with fsspec.open(uri, "rb") as fh:
-        while block := fh.read(HASH_BLOCK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
+    with fsspec.open(uri, "rb") as f:
+        return sha256_stream(f)
+
+
+def header_duration_s(source: str | bytes) -> float | None:
+    """Duration from the file header (cheap, no decoding) of a URI or of bytes already read; None when
+    libsndfile can't read the header (the decoder then gives the precise reason)."""
+    try:
+        if isinstance(source, bytes):
+            return float(sf.info(io.BytesIO(source)).duration)
+        with open_uri(source) as fh:
+            return float(sf.info(fh).duration)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
+        return None
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):

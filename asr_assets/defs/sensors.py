@@ -19,7 +19,6 @@ import json
 from dataclasses import asdict, dataclass, field
 
 import dagster as dg
-import soundfile as sf
 
 from asr_assets import settings
 from asr_assets.defs.jobs import ingest_job
@@ -28,7 +27,7 @@ from asr_assets.defs.resources import (
     LandedObject,
     LandingZoneResource,
     PostgresResource,
-    open_uri,
+    header_duration_s,
     sha256_uri,
 )
 from asr_assets.defs.sql import read_sql
@@ -75,16 +74,6 @@ def pending_objects(
     if mark == cursor.modified:
         at_mark = [*cursor.uris_at_mark, *at_mark]
     return fresh, LandingCursor(mark, tuple(at_mark), cursor.batch_id)
-
-
-def header_duration_s(uri: str) -> float | None:
-    """Duration from the file header (cheap, no decoding) for batch sizing; None when libsndfile can't read it."""
-    try:
-        with open_uri(uri) as fh:
-            info = sf.info(fh)
-        return float(info.duration)
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
-        return None
 
 
 @dataclass
