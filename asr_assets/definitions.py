@@ -5,14 +5,12 @@ Adding a file under defs/ (assets, sensors, a `@dg.definitions def defs()`) regi
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import dagster as dg
 
 import asr_assets.defs
-
-EXECUTOR_ENV = "ASR_EXECUTOR"
+from asr_assets import settings
 
 
 def executor() -> dg.ExecutorDefinition:
@@ -21,7 +19,7 @@ def executor() -> dg.ExecutorDefinition:
     Locally in-process is fastest and lightest: TensorFlow and the model load once per run, not once per step
     process (see ../shared/notes/dagster-ingest.md section 2).
     """
-    if os.environ.get(EXECUTOR_ENV, "").lower() == "k8s":
+    if settings.current().executor == "k8s":
         from dagster_k8s import k8s_job_executor
 
         return k8s_job_executor

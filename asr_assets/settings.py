@@ -10,19 +10,29 @@ Everything has a working local default under one state folder, ASR_HOME (the Mak
 | ASR_LANDING_URL      | $ASR_HOME/landing                | folder or fsspec URL the landing sensor watches       |
 | ASR_STORAGE_URL      | $ASR_HOME/artifacts              | folder or fsspec URL for checked audio and transcripts |
 | ASR_DATABASE_URL     | embedded PostgreSQL (pgserver)   | PostgreSQL for the asr_raw tables and dbt             |
+| ASR_EXECUTOR         | in_process                       | `k8s`: each step its own Kubernetes Job (needs ASR_DATABASE_URL) |
+| ASR_MODEL_PATH       | bundled tiny.en                  | Whisper checkpoint the transcribe step loads          |
+| ASR_MODEL_CACHE      | $ASR_HOME/models, else ~/.cache/asr-assets/models | where downloaded checkpoints are kept |
+| ASR_BATCH_MAX_FILES  | 200                              | a batch closes at this many calls ...                 |
+| ASR_BATCH_MAX_AUDIO_S | 14400                           | ... or this much audio (by the file headers) ...      |
+| ASR_BATCH_MAX_WAIT_S | 0                                | ... or this many seconds after it opened (0: end of tick) |
+| ASR_MAX_FILES_PER_TICK | 200                            | files the landing sensor takes per tick               |
+| ASR_SENSOR_INTERVAL_S | 5                               | seconds between landing sensor ticks                  |
+| ASR_DBT_PROJECT_DIR  | <repo>/dbt_transcripts           | the dbt project built after each batch                |
+| ASR_DBT_THREADS      | 2                                | dbt threads (read by dbt_transcripts/profiles.yml, not here) |
 
-The embedded server (the `pgserver` wheel, PostgreSQL 16) keeps its data in $ASR_HOME/pgdata and answers on a
-Unix socket only. Run as root, pgserver creates a system user `pgserver` (useradd) to run postgres as, and makes
-the data folder and its parents group/other readable.
+The batch and tick limits are read where the resources are built (`dg.EnvVar`, so the UI shows the variable's
+name); the others through `current()`.
+
+With ASR_DATABASE_URL unset, `asr_assets.local.embedded_pg.ensure_database_url()` starts an embedded PostgreSQL
+with its data in $ASR_HOME/pgdata (`pgdata_dir()`).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import time
-import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -154,20 +164,6 @@ def pgdata_dir() -> Path:
     return asr_home() / "pgdata"
 
 
-def database_url() -> str:
-    """SQLAlchemy URL (postgresql+psycopg2://) of the database: ASR_DATABASE_URL, else the embedded server."""
-    config = current()
-    if config.database_url:
-        return sqlalchemy_url(config.database_url)
-    if config.executor == "k8s":
-        # Each step is its own pod: an embedded server per pod would scatter the rows over throwaway databases.
-        raise RuntimeError(
-            "ASR_EXECUTOR=k8s needs ASR_DATABASE_URL (the shared PostgreSQL); set it from a Secret "
-            "(deployment/k8s/secrets.example.yaml)"
-        )
-    return sqlalchemy_url(start_embedded_postgres())
-
-
 def sqlalchemy_url(url: str) -> str:
     """The same URL with the psycopg2 driver: SQLAlchemy 2 maps a bare postgresql:// to psycopg3, which breaks
     dagster-postgres' event watching, and psycopg2 is what we install."""
@@ -196,55 +192,32 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}"))
 
 
-def _import_pgserver():
-    """pgserver, imported without platformdirs' RuntimeDirWarning (XDG_RUNTIME_DIR unset: it uses /tmp/runtime-$UID
-    for its lock file, which is fine and not worth a warning in every CLI run)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-        import pgserver.utils
-
-    return pgserver
+def child_env(**overrides: str) -> dict[str, str]:
+    """This process's environment for a child process (daemon, `dagster dev`, dbt), with ASR_HOME and
+    DAGSTER_HOME made explicit and `overrides` on top."""
+    config = current()
+    return {**os.environ, "ASR_HOME": str(config.home), "DAGSTER_HOME": str(config.dagster_home), **overrides}
 
 
-def embedded_postgres_running(pgdata: Path | None = None) -> bool:
-    """True when the embedded server for this ASR_HOME is up."""
-    PostmasterInfo = _import_pgserver().utils.PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(pgdata or pgdata_dir())
-    return info is not None and info.is_running() and info.status == "ready"
-
-
-def start_embedded_postgres(pgdata: Path | None = None) -> str:
-    """Start (or attach to) the embedded PostgreSQL under pgdata and return its libpq URL.
-
-    cleanup_mode=None: many processes use the server (the CLI, the daemon's code server, run workers), some of
-    which are killed rather than exit; pgserver's own "last one out stops it" would then never stop it, or stop it
-    under a live process. The process that started it stops it (`stop_embedded_postgres`).
-    """
-    pgserver = _import_pgserver()
-    PostmasterInfo = pgserver.utils.PostmasterInfo
-    pgdata = (pgdata or pgdata_dir()).resolve()
-    if embedded_postgres_running(pgdata):
-        # Already up (started by another process): read its socket from postmaster.pid, skip pgserver's lock.
-        return PostmasterInfo.read_from_pgdata(pgdata).get_uri()  # type: ignore[union-attr]
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
-    if not embedded_postgres_running(pgdata):
-        # get_server returned the object cached in this process from before a stop: start it again.
-        with server._lock:
-            server.ensure_postgres_running()
-    return server.get_uri()
+def export_locations() -> None:
+    """Make ASR_HOME and DAGSTER_HOME explicit in this process's environment (for the Dagster instance and the
+    processes it starts)."""
+    config = current()
+    os.environ["DAGSTER_HOME"] = str(config.dagster_home)
+    os.environ["ASR_HOME"] = str(config.home)
 
 
-def stop_embedded_postgres(pgdata: Path | None = None, timeout_s: float = 30.0) -> None:
-    """Fast shutdown (SIGINT to the postmaster: rolls back open transactions, closes connections)."""
-    PostmasterInfo = _import_pgserver().utils.PostmasterInfo
-    pgdata = (pgdata or pgdata_dir()).resolve()
-    info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or not info.is_running() or info.pid is None:
-        return
-    os.kill(info.pid, signal.SIGINT)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and info.is_running():
-        time.sleep(0.1)
+@contextmanager
+def environ_overrides(values: Mapping[str, str]) -> Iterator[None]:
+    """Set `values` in os.environ for the block (for libraries that copy os.environ into a subprocess, such as
+    DbtCliResource) and restore the previous values afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg2
@@ -19,6 +20,7 @@ import pytest
 import soundfile as sf
 
 from asr_assets import settings
+from asr_assets.local import embedded_pg
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CALLS = REPO / "asr_assets" / "samples" / "calls"
@@ -37,23 +39,22 @@ def embedded_server_url() -> Iterator[str]:
     """An embedded PostgreSQL (pgserver) for this session, in its own temp data folder; stopped at the end."""
     base = private_temp_dir("asr-test-pg-")
     pgdata = base / "pgdata"
-    url = settings.start_embedded_postgres(pgdata)
+    url = embedded_pg.start_embedded_postgres(pgdata)
     yield url
-    settings.stop_embedded_postgres(pgdata)
+    embedded_pg.stop_embedded_postgres(pgdata)
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _throwaway_database(server_url: str) -> Iterator[str]:
+def throwaway_database(server_url: str, prefix: str = "asr_test") -> Iterator[str]:
     """Create a fresh database on the server; yield its SQLAlchemy URL; drop it afterwards."""
-    name = f"asr_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(settings.libpq_url(server_url))
     admin.autocommit = True
     try:
         with admin.cursor() as cur:
             cur.execute(f'create database "{name}"')
-        parts = settings.sqlalchemy_url(server_url).split("?", 1)
-        base = parts[0].rsplit("/", 1)[0]
-        yield f"{base}/{name}" + (f"?{parts[1]}" if len(parts) > 1 else "")
+        parts = urlsplit(settings.sqlalchemy_url(server_url))
+        yield urlunsplit(parts._replace(path=f"/{name}"))
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
     finally:
@@ -69,13 +70,13 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
             pytest.skip("TEST_DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
     else:
         server = request.getfixturevalue("embedded_server_url")
-    yield from _throwaway_database(server)
+    yield from throwaway_database(server)
 
 
 @pytest.fixture(scope="session")
 def embedded_database_url(embedded_server_url: str) -> Iterator[str]:
     """A throwaway database on the embedded server only (for tests too slow to run on both)."""
-    yield from _throwaway_database(embedded_server_url)
+    yield from throwaway_database(embedded_server_url)
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def scratch_asr_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in ("DAGSTER_HOME", "ASR_LANDING_URL", "ASR_STORAGE_URL", "ASR_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     yield home
-    settings.stop_embedded_postgres(home / "pgdata")
+    embedded_pg.stop_embedded_postgres(home / "pgdata")
     shutil.rmtree(home, ignore_errors=True)
 
 

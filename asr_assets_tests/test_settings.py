@@ -1,4 +1,3 @@
-import pytest
 import yaml
 
 from asr_assets import settings
@@ -44,15 +43,3 @@ def test_dagster_home_has_one_run_at_a_time_on_sqlite(asr_home):
     assert config["concurrency"]["runs"]["max_concurrent_runs"] == 1
     assert config["storage"]["sqlite"]["base_dir"].startswith(str(home))
     assert config["run_queue"]["dequeue_interval_seconds"] <= 5
-
-
-def test_database_url_prefers_the_environment(asr_home, monkeypatch):
-    monkeypatch.setenv("ASR_DATABASE_URL", "postgresql://u:p@db.example:5432/asr")
-    assert settings.database_url() == "postgresql+psycopg2://u:p@db.example:5432/asr"
-
-
-def test_k8s_executor_refuses_the_embedded_database(monkeypatch):
-    monkeypatch.delenv("ASR_DATABASE_URL", raising=False)
-    monkeypatch.setenv("ASR_EXECUTOR", "k8s")
-    with pytest.raises(RuntimeError, match="ASR_DATABASE_URL"):
-        settings.database_url()

@@ -24,11 +24,10 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from asr_assets import settings
 from asr_assets.defs.resources import PostgresResource
 
-DBT_PROJECT_DIR = Path(
-    os.environ.get("ASR_DBT_PROJECT_DIR") or Path(__file__).resolve().parents[2] / "dbt_transcripts"
-)
+DBT_PROJECT_DIR = settings.current().dbt_project_dir
 DBT_POOL = "dbt"
 DBT_GROUP = "dbt_transcripts"
 # dbt scrubs the values of DBT_ENV_SECRET_* variables from its logs; profiles.yml reads the password from it.
@@ -98,19 +97,10 @@ def dbt_connection(url: str) -> DbtConnection:
 
 @contextmanager
 def dbt_connection_env(url: str) -> Iterator[None]:
-    """Set the profile's variables in os.environ while dbt starts (DbtCliResource copies os.environ into the
+    """Set the profile's variables in the environment while dbt starts (DbtCliResource copies it into the
     subprocess) and restore them afterwards."""
-    values = dbt_connection(url).env()
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
+    with settings.environ_overrides(dbt_connection(url).env()):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _manifest_is_stale(project: DbtProject = dbt_project) -> bool:
@@ -128,12 +118,13 @@ def _manifest_is_stale(project: DbtProject = dbt_project) -> bool:
 def _known_database_url() -> str | None:
     """The database later builds will use, when it is known without starting anything: ASR_DATABASE_URL, or
     the embedded server if it is already up."""
-    from asr_assets import settings
+    from asr_assets.local import embedded_pg
 
-    if os.environ.get("ASR_DATABASE_URL"):
-        return settings.sqlalchemy_url(os.environ["ASR_DATABASE_URL"])
-    if settings.embedded_postgres_running():
-        return settings.start_embedded_postgres()  # attaches: reads the running server's socket
+    configured = settings.current().database_url
+    if configured:
+        return settings.sqlalchemy_url(configured)
+    if embedded_pg.embedded_postgres_running():
+        return embedded_pg.start_embedded_postgres()  # attaches: reads the running server's socket
     return None
 
 
@@ -149,8 +140,11 @@ def prepare_dbt_project(project: DbtProject = dbt_project, database_url: str | N
     target = project.project_dir / project.target_path
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target, prefix="parse-") as scratch:
-        env = {**os.environ, **(dbt_connection(url).env() if url else {})}
-        env.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_LOG_PATH=scratch)
+        env = settings.child_env(
+            **(dbt_connection(url).env() if url else {}),
+            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+            DBT_LOG_PATH=scratch,
+        )
         result = subprocess.run(
             [
                 dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),

@@ -6,19 +6,17 @@ fails the step, so Dagster retries it and no file is silently dropped.
 """
 
 import hashlib
-import io
 import math
 import os
 import re
 from dataclasses import asdict, dataclass
 
 import dagster as dg
-import soundfile as sf
 
 from asr_assets.asr.audio import is_silent, load_audio_bytes, peak_dbfs
 from asr_assets.asr.errors import AudioDecodeError, UnsupportedAudioError
 from asr_assets.defs.partitions import ingest_batches
-from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, read_uri
+from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, header_duration_s, read_uri
 from asr_assets.defs.sql import read_sql
 
 MANIFEST = "manifest.json"
@@ -83,7 +81,7 @@ def check_file(
         )
     if not data:
         return quarantine("empty", f"{name}: empty file (0 bytes); re-export or re-upload the recording")
-    header_s = _header_duration_s(data)
+    header_s = header_duration_s(data)  # a 10-hour file is rejected before it is decoded into memory
     if header_s is not None and header_s > config.max_duration_s:
         return quarantine(
             "too_long",
@@ -117,14 +115,6 @@ def check_file(
         peak_dbfs=tuple(v if math.isfinite(v) else None for v in peak_dbfs(audio.channels)),
     )
     return call, data
-
-
-def _header_duration_s(data: bytes) -> float | None:
-    """Duration from the header, so a 10-hour file is rejected before it is decoded into memory."""
-    try:
-        return float(sf.info(io.BytesIO(data)).duration)
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
-        return None  # the decoder gives the precise reason
 
 
 def partition_files(postgres: PostgresResource, partition_key: str) -> list[LandedFile]:

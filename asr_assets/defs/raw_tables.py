@@ -105,16 +105,20 @@ def copy_text(rows: Sequence[tuple[Any, ...]]) -> io.StringIO:
 
 def load_partition(conn, partition_key: str, rows: Rows) -> None:
     """Replace the partition's rows in every table, in the caller's transaction (conn is not committed here)."""
+    names = {
+        table: {
+            "table": sql.Identifier(SCHEMA, table),
+            "temp": sql.Identifier(f"load_{table}"),
+            "columns": sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table])),
+        }
+        for table in TABLES
+    }
     with conn.cursor() as cur:
         for table in TABLES:
-            names = {
-                "table": sql.Identifier(SCHEMA, table),
-                "temp": sql.Identifier(f"load_{table}"),
-                "columns": sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table])),
-            }
-            cur.execute(sql.SQL(read_sql("create_temp_table")).format(**names))
+            cur.execute(sql.SQL(read_sql("create_temp_table")).format(**names[table]))
             cur.copy_expert(
-                sql.SQL(read_sql("copy_into_temp")).format(**names).as_string(cur), copy_text(rows[table])
+                sql.SQL(read_sql("copy_into_temp")).format(**names[table]).as_string(cur),
+                copy_text(rows[table]),
             )
         for table in reversed(TABLES):
             cur.execute(
@@ -122,12 +126,7 @@ def load_partition(conn, partition_key: str, rows: Rows) -> None:
                 {"partition_key": partition_key},
             )
         for table in TABLES:
-            names = {
-                "table": sql.Identifier(SCHEMA, table),
-                "temp": sql.Identifier(f"load_{table}"),
-                "columns": sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table])),
-            }
-            cur.execute(sql.SQL(read_sql("insert_from_temp")).format(**names))
+            cur.execute(sql.SQL(read_sql("insert_from_temp")).format(**names[table]))
 
 
 @dg.multi_asset(

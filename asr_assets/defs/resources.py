@@ -6,9 +6,8 @@ name, never its value); otherwise the local default from `asr_assets.settings` a
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,10 +17,12 @@ from typing import IO, Any
 
 import dagster as dg
 import fsspec
+import soundfile as sf
 
 from asr_assets import settings
+from asr_assets.hashing import sha256_stream
+from asr_assets.local.embedded_pg import ensure_database_url
 
-HASH_BLOCK_BYTES = 1 << 20  # stream files through sha256 1 MiB at a time
 # Defaults for batch sizing; see sensors.py for why these numbers.
 DEFAULT_BATCH_MAX_FILES = 200
 DEFAULT_BATCH_MAX_AUDIO_S = 4 * 3600.0
@@ -30,11 +31,11 @@ DEFAULT_MAX_FILES_PER_TICK = 200
 
 def _env_or(name: str, default: Any) -> Any:
     """dg.EnvVar(name) when the variable is set (resolved where the resource runs), else the default."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
+    return dg.EnvVar(name) if settings.current().is_set(name) else default
 
 
 def _env_int_or(name: str, default: int) -> Any:
-    return dg.EnvVar.int(name) if os.environ.get(name) else default
+    return dg.EnvVar.int(name) if settings.current().is_set(name) else default
 
 
 @cache
@@ -53,7 +54,7 @@ class PostgresResource(dg.ConfigurableResource):
     @property
     def url(self) -> str:
         """SQLAlchemy URL (postgresql+psycopg2://). Contains the password: never log it, use `safe_url`."""
-        return settings.sqlalchemy_url(self.database_url) if self.database_url else settings.database_url()
+        return settings.sqlalchemy_url(self.database_url) if self.database_url else ensure_database_url()
 
     @property
     def dsn(self) -> str:
@@ -156,11 +157,20 @@ def read_uri(uri: str) -> bytes:
 
 def sha256_uri(uri: str) -> str:
     """sha256 hex of a file's bytes, streamed (a long call is never held in memory for hashing)."""
-    digest = hashlib.sha256()
-    with fsspec.open(uri, "rb") as fh:
-        while block := fh.read(HASH_BLOCK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
+    with fsspec.open(uri, "rb") as f:
+        return sha256_stream(f)
+
+
+def header_duration_s(source: str | bytes) -> float | None:
+    """Duration from the file header (cheap, no decoding) of a URI or of bytes already read; None when
+    libsndfile can't read the header (the decoder then gives the precise reason)."""
+    try:
+        if isinstance(source, bytes):
+            return float(sf.info(io.BytesIO(source)).duration)
+        with open_uri(source) as fh:
+            return float(sf.info(fh).duration)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
+        return None
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):

@@ -16,25 +16,24 @@ write-then-rename (or an object-store upload), which sets the modification time 
 """
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 
 import dagster as dg
-import soundfile as sf
 
+from asr_assets import settings
 from asr_assets.defs.jobs import ingest_job
 from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.resources import (
     LandedObject,
     LandingZoneResource,
     PostgresResource,
-    open_uri,
+    header_duration_s,
     sha256_uri,
 )
 from asr_assets.defs.sql import read_sql
 
 # 5 s locally; a deployment sets e.g. 30-60 (each tick lists the whole landing prefix from the high-water mark).
-SENSOR_INTERVAL_S = int(os.environ.get("ASR_SENSOR_INTERVAL_S", "5"))
+SENSOR_INTERVAL_S = settings.current().sensor_interval_s
 MAX_BATCHES_PER_TICK = 50  # run requests per tick (a lost cursor re-requests known batches a page at a time)
 
 
@@ -75,16 +74,6 @@ def pending_objects(
     if mark == cursor.modified:
         at_mark = [*cursor.uris_at_mark, *at_mark]
     return fresh, LandingCursor(mark, tuple(at_mark), cursor.batch_id)
-
-
-def header_duration_s(uri: str) -> float | None:
-    """Duration from the file header (cheap, no decoding) for batch sizing; None when libsndfile can't read it."""
-    try:
-        with open_uri(uri) as fh:
-            info = sf.info(fh)
-        return float(info.duration)
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
-        return None
 
 
 @dataclass

@@ -6,7 +6,6 @@ No __init__.py in this folder on purpose: it would make `dbt` a package of the t
 
 import os
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from asr_assets.defs import dbt as dbt_defs
 from asr_assets.defs.dbt import DBT_PROJECT_DIR, dbt_connection, dbt_executable
 from asr_assets.defs.resources import PostgresResource
 from asr_assets.defs.sql.migrate import migrate
+from asr_assets_tests.conftest import throwaway_database
 
 SPOKEN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -156,19 +156,9 @@ def load_batch(dsn: str, partition_key: str, calls: list[RawCall]) -> None:
 
 
 def _create_database(server_url: str) -> Iterator[str]:
-    name = f"asr_dbt_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(settings.libpq_url(server_url))
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'create database "{name}"')
-        parts = settings.libpq_url(server_url).split("?", 1)
-        base = parts[0].rsplit("/", 1)[0]
-        yield f"{base}/{name}" + (f"?{parts[1]}" if len(parts) > 1 else "")
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        admin.close()
+    """A throwaway database (libpq URL) on the server."""
+    for url in throwaway_database(server_url, prefix="asr_dbt_test"):
+        yield settings.libpq_url(url)
 
 
 @pytest.fixture(scope="session", params=["embedded", "external"])

@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -382,20 +381,9 @@ def test_pod_failure_and_app_failure_are_retried(cluster: Cluster):
 @pytest.fixture
 def k8s_database_url(embedded_server_url: str) -> Iterator[str]:
     """A database of its own on the session's embedded PostgreSQL (the batch registry starts empty)."""
-    from asr_assets import settings
+    from asr_assets_tests.conftest import throwaway_database
 
-    name = f"asr_k8s_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(settings.libpq_url(embedded_server_url))
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'create database "{name}"')
-        base, _, query = settings.sqlalchemy_url(embedded_server_url).partition("?")
-        yield f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        admin.close()
+    yield from throwaway_database(embedded_server_url, prefix="asr_k8s")
 
 
 def _land_one_call(cluster: Cluster, database_url: str, call: Path, monkeypatch: pytest.MonkeyPatch) -> str:

@@ -1,0 +1,1 @@
+select call_id, {columns} from {mart} where call_id = any(%(c)s)
