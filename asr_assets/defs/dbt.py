@@ -194,8 +194,7 @@ class TranscriptsTranslator(DagsterDbtTranslator):
 )
 def dbt_transcripts(context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource):
     """Staging views and analyst marts (fct_calls, fct_utterances, call_search, ...) built by `dbt build`."""
-    with postgres.connect():
-        pass  # applies pending migrations first: the marts' grants need the analyst role (0002)
+    postgres.migrate()  # the marts' grants need the analyst role (migration 0002)
     # A throwaway target folder: dagster-dbt's default keeps one folder (~1 MB) per run under target/,
     # which at one build per ingest batch would grow without bound.
     with tempfile.TemporaryDirectory(prefix="dbt-build-") as target:
