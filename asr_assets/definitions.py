@@ -17,7 +17,7 @@ def executor() -> dg.ExecutorDefinition:
     """k8s: each step its own Kubernetes Job (sized by its tags); else one process per run.
 
     Locally in-process is fastest and lightest: TensorFlow and the model load once per run, not once per step
-    process (see ../shared/notes/dagster-ingest.md section 2).
+    process (see docs/dagster-ingest.md, "Executor and TensorFlow").
     """
     if settings.current().executor == "k8s":
         from dagster_k8s import k8s_job_executor

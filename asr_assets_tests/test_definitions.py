@@ -1,5 +1,4 @@
 import dagster as dg
-import pytest
 
 from asr_assets import definitions
 from asr_assets.definitions import defs
@@ -30,16 +29,6 @@ def test_ingest_assets_share_the_dynamic_batch_partitions():
 
 def test_resources_are_bound_by_parameter_name():
     assert {"postgres", "landing", "artifacts", "whisper"} <= set(defs.resources)
-
-
-def test_dbt_models_join_the_graph_downstream_of_the_raw_tables():
-    graph = defs.resolve_asset_graph()
-    dbt_keys = [k for k in graph.get_all_asset_keys() if "dbt" in graph.get(k).kinds]
-    if not dbt_keys:
-        pytest.skip("asr_assets/defs/dbt.py defines no dbt assets yet")
-    raw = {dg.AssetKey(["asr_raw", t]) for t in ("calls", "channels", "segments", "words")}
-    upstream = set().union(*(graph.get(k).parent_keys for k in dbt_keys))
-    assert upstream & raw
 
 
 def test_executor_is_chosen_from_the_environment(monkeypatch):

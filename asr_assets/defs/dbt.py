@@ -3,7 +3,7 @@
 The models stay unpartitioned and build once per ingest batch, inside the batch's own run (ingest_job selects
 everything downstream of raw_audio): the incremental marts then pick up exactly the batches not built yet, so a
 batch costs its own size. The "dbt" pool keeps concurrent batch runs from building at the same time
-(`dagster instance concurrency set dbt 1`). See ../shared/notes/dagster-ingest.md section 4.
+(`dagster instance concurrency set dbt 1`). See docs/dagster-ingest.md, "dbt after each batch".
 
 The manifest must exist wherever these definitions load (code server, run workers, step pods): `ingest` calls
 `prepare_dbt_project()` before it starts the daemon, the image build runs it, and importing this module runs it
@@ -194,8 +194,7 @@ class TranscriptsTranslator(DagsterDbtTranslator):
 )
 def dbt_transcripts(context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource):
     """Staging views and analyst marts (fct_calls, fct_utterances, call_search, ...) built by `dbt build`."""
-    with postgres.connect():
-        pass  # applies pending migrations first: the marts' grants need the analyst role (0002)
+    postgres.migrate()  # the marts' grants need the analyst role (migration 0002)
     # A throwaway target folder: dagster-dbt's default keeps one folder (~1 MB) per run under target/,
     # which at one build per ingest batch would grow without bound.
     with tempfile.TemporaryDirectory(prefix="dbt-build-") as target:

@@ -1,9 +1,16 @@
 import dagster as dg
 
+# Every step of a batch run retries (transient storage, database or pod failures): each step rewrites its own
+# outputs, so a retry is safe.
+STEP_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
 # Everything downstream of raw_audio: the raw tables and the dbt models that read them run in the batch's run.
 # (Model evaluation assets, if any, are not downstream of raw_audio and stay out of every ingest run.)
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.assets("raw_audio").downstream(),
+    op_retry_policy=STEP_RETRY,
     description="Transcribe one ingest batch and load it: raw_audio -> transcripts -> asr_raw.* -> dbt models.",
 )

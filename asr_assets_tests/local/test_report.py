@@ -1,9 +1,13 @@
+import os
+
 import psycopg2
 import pytest
 
 from asr_assets import settings
+from asr_assets.defs.sql.migrate import migrate
 from asr_assets.local.landing import LandedCopy
 from asr_assets.local.report import mart_rows, print_report
+from asr_assets_tests.conftest import DATABASE_PARAMS, throwaway_database
 
 
 def test_report_shows_text_reasons_and_duplicates(capsys, tmp_path):
@@ -24,13 +28,22 @@ def test_report_shows_text_reasons_and_duplicates(capsys, tmp_path):
     assert "duplicate of a.wav" in out
 
 
-def test_mart_rows_is_empty_until_dbt_built_the_mart(database_url):
-    conn = psycopg2.connect(settings.libpq_url(database_url))
+@pytest.fixture(params=DATABASE_PARAMS)
+def fresh_database_url(request):
+    """A database of this test's own (no other test has built the marts in it), on each test server."""
+    if request.param == "external":
+        server = os.environ.get("TEST_DATABASE_URL")
+        if not server:
+            pytest.skip("TEST_DATABASE_URL is not set")
+    else:
+        server = request.getfixturevalue("embedded_server_url")
+    yield from throwaway_database(server)
+
+
+def test_mart_rows_is_empty_until_dbt_built_the_mart(fresh_database_url):
+    migrate(settings.libpq_url(fresh_database_url))
+    conn = psycopg2.connect(settings.libpq_url(fresh_database_url))
     try:
-        with conn.cursor() as cur:
-            cur.execute("select to_regclass('asr_marts.fct_calls')")
-            if cur.fetchone()[0] is not None:
-                pytest.skip("another test built the marts in this session's database")
         assert mart_rows(conn, ["0" * 64]) == {}
     finally:
         conn.close()
