@@ -122,7 +122,7 @@ class _Stream:
     samples: np.ndarray | None  # freed once features exist
     duration_s: float  # of the original channel, for progress
     speech_map: SpeechMap | None = None
-    features: np.ndarray | None = None  # (80, content_frames + 1)
+    features: np.ndarray | None = None  # (n_mels, content_frames + 1)
     content_frames: int = 0
     seek: int = 0
     all_tokens: list[int] = field(default_factory=list)

@@ -8,10 +8,8 @@ follows that function step by step, so for the same samples it returns the same 
 is a dev-only dependency and is not imported here. The model file is bundled (assets/README.md): nothing is
 downloaded at run time.
 
-The earlier energy detector stays available as `EnergyVadOptions` for one reason: the pipeline's talk-time marts.
-Whisper's word times snap to the edges of each kept region, and Silero's 400 ms pad (needed: its speech onset on
-8 kHz calls comes late) made two sample calls' talk time 0.86 s and 1.39 s too long, over the marts' 0.5 s
-tolerance, where the energy detector (300 ms pad) stays inside it (BENCHMARKS.md, "Silero VAD").
+`EnergyVadOptions` selects the second detector, an energy threshold with a 300 ms pad: the pipeline uses it because
+its word times keep the talk-time marts within their tolerance (BENCHMARKS.md, "Silero VAD").
 
 The cut-and-concatenate scheme and `SpeechMap` follow faster-whisper's `collect_chunks` and
 `SpeechTimestampsMap`, so times map back as its `restore_speech_timestamps` does.

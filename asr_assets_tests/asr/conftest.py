@@ -1,11 +1,12 @@
-"""Shared fixtures for the engine tests (E1/E2/E3 append fixtures here; never rewrite others')."""
+"""Shared fixtures for the engine tests."""
 
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())
-EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"  # real speech, never copied into the repo
+DATA_DIR = REPO_ROOT / "asr_assets_tests" / "data"  # public-domain clips bundled with the tests (README.md)
+EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"  # the team's evaluation audio, read in place, never copied
 
 
 @pytest.fixture(scope="session")
@@ -17,18 +18,22 @@ def eval_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def jfk_path(eval_dir: Path) -> Path:
-    """The JFK clip (44.1 kHz stereo FLAC, 11 s) whose faster-whisper outputs are in notes/whisper-ct2.md §11."""
-    path = eval_dir / "en" / "en-misc-jfk" / "jfk.flac"
-    if not path.is_file():
-        pytest.skip(f"needs {path} (absent on this machine)")
-    return path
+def jfk_path() -> Path:
+    """The JFK clip (44.1 kHz stereo FLAC, 11 s, public domain) the golden values were computed on.
+
+    asr_assets_tests/data/jfk.flac when bundled (data/README.md names the expected file and its sha256), else the
+    same file in ../shared/eval; skips when neither is there.
+    """
+    for path in (DATA_DIR / "jfk.flac", EVAL_DIR / "en" / "en-misc-jfk" / "jfk.flac"):
+        if path.is_file():
+            return path
+    pytest.skip(f"needs jfk.flac in {DATA_DIR} (see its README.md)")
 
 
 @pytest.fixture(scope="session")
 def transcriber():
     """One Transcriber (the bundled tiny.en) per test session: building it and compiling its XLA programs is the
-    expensive part, so test_transcribe and test_cli share it (E3)."""
+    expensive part, so the engine tests share it."""
     from asr_assets.asr.transcribe import Transcriber
 
     return Transcriber()

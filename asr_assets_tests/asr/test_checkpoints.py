@@ -347,7 +347,7 @@ def test_errors_name_the_path_and_fix(tmp_path):
 
 
 def test_bundled_tiny_en():
-    """The default model: pinned facts from ../shared/notes/whisper-ct2.md sections 3 and 5."""
+    """The default model: the bundled tiny.en's pinned facts (docs/engine.md)."""
     ckpt, w = load_checkpoint()
     assert isinstance(ckpt, Checkpoint)
     assert ckpt.path == checkpoints.default_model_path()

@@ -1,7 +1,8 @@
-"""decoding.py: WhisperEngine generate / align against CTranslate2 float32 on the same weights and mel.
+"""decoding.py / alignment.py: WhisperEngine.generate and Aligner.align against CTranslate2 float32 on the same
+weights and mel.
 
-Parity runs on a bundled sample call (always present) and, when ../shared/eval exists, on the JFK window whose
-faster-whisper outputs are pinned in ../shared/notes/whisper-ct2.md section 11. Each distinct bucket shape is an
+Parity runs on a bundled sample call and on the JFK window (conftest.jfk_path) whose faster-whisper outputs are
+pinned below (docs/engine.md, "Golden values"). Each distinct bucket shape is an
 XLA compile (~10-30 s on 2 cores), so the tests share one engine and reuse a few shapes.
 """
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from asr_assets.asr import decoding
+from asr_assets.asr.alignment import Aligner
 from asr_assets.asr.checkpoints import load_checkpoint
 from asr_assets.asr.decoding import GenerateOptions, GenerationResult, SpecialTokens, WhisperEngine
 from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
@@ -23,10 +25,10 @@ SAMPLE_CALL = (
     Path(__file__).resolve().parents[2] / "asr_assets" / "samples" / "calls" / "call_01_card_block.wav"
 )
 SOT, SOT_PREV, NO_TS, TS0, EOT = 50257, 50360, 50362, 50363, 50256
-# notes section 11: faster-whisper float32 (and int8), beam 5, first JFK window
+# faster-whisper 1.2.1 float32 (and int8), beam 5, first JFK window
 JFK_BEAM5 = [50363, 843, 523, 11, 616, 5891, 3399, 1265, 407, 644, 534, 1499, 460, 466, 329, 345, 50763, 50763,
              1265, 644, 345, 460, 466, 329, 534, 1499, 13, 50913]  # fmt: skip
-# ctranslate2 4.8.5 float32 greedy on the same window (measured here, equal to ours)
+# ctranslate2 4.8.5 float32 greedy on the same window (equal to ours)
 JFK_GREEDY = [50363, 843, 523, 616, 5891, 3399, 1265, 407, 644, 534, 1499, 460, 466, 329, 345, 50750, 50750, 1265,
               644, 345, 460, 466, 329, 534, 1499, 50900]  # fmt: skip
 
@@ -55,7 +57,7 @@ def call_mel() -> np.ndarray:
 def jfk_mel(jfk_path) -> np.ndarray:
     from faster_whisper.audio import decode_audio
 
-    audio = decode_audio(str(jfk_path))  # the waveform faster-whisper decodes (PyAV), as the notes used
+    audio = decode_audio(str(jfk_path))  # the waveform faster-whisper decodes (PyAV)
     return pad_or_trim(log_mel_spectrogram(audio)[:, :-1])[None].astype(np.float32)
 
 
@@ -151,18 +153,18 @@ def test_jfk_align_matches_ctranslate2(engine, ct2, jfk_mel):
     from asr_assets.asr.tokenizer import Tokenizer
 
     text = [t for t in JFK_BEAM5 if t < EOT]
-    attention, probs = engine.align(engine.encode(jfk_mel), [text])[0]
+    attention, probs = Aligner(engine).align(engine.encode(jfk_mel), [text])[0]
     assert attention.shape == (8, 1 + len(text) + 2, 1500) and attention.dtype == np.float32
     assert probs.shape == (len(text) + 1,)
     features = ctranslate2.StorageView.from_array(jfk_mel)
     theirs = ct2.align(features, [SOT], [text], [1100])[0]
     np.testing.assert_allclose(probs[:-1], theirs.text_token_probs, atol=1e-3)
-    # The row convention is E2's timing.find_alignment's: the DTW path must be CT2's.
+    # The row convention is timing.find_alignment's: the DTW path must be CT2's.
     ckpt, _ = load_checkpoint()
     tokenizer = Tokenizer.from_file(ckpt.tokenizer_file, multilingual=False, task=None, language=None)
     words = find_alignment(tokenizer, text, attention, probs, 1100)
     by_word = {w.word: (w.start, w.end) for w in words}
-    # notes section 11 (float32): " my" 1.38-1.44, " fellow" 1.44-1.76, " Americans" 1.76-2.26
+    # faster-whisper float32: " my" 1.38-1.44, " fellow" 1.44-1.76, " Americans" 1.76-2.26
     assert by_word[" my"] == pytest.approx((1.38, 1.44), abs=0.021)
     assert by_word[" fellow"] == pytest.approx((1.44, 1.76), abs=0.021)
     assert by_word[" Americans"] == pytest.approx((1.76, 2.26), abs=0.021)

@@ -1,9 +1,7 @@
 """model.py: the Keras Whisper against an independent NumPy forward pass (tiny random weights) and, on the real
-JFK window, against CTranslate2's float32 encoder (../shared/notes/whisper-ct2.md section 11)."""
+JFK window, against CTranslate2's float32 encoder (docs/engine.md, "Golden values")."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +11,6 @@ from scipy.special import erf
 from asr_assets.asr.model import MASK_VALUE, Whisper, build_model
 
 from .test_checkpoints import TINY, random_openai_weights
-
-EVAL = Path(__file__).resolve().parents[2].parent / "shared" / "eval"
-JFK = EVAL / "en" / "en-misc-jfk" / "jfk.flac"
-
 
 # ------------------------------------------------------------------ NumPy reference (openai/whisper model.py)
 
@@ -154,9 +148,7 @@ def test_config_round_trip(tiny):
 
 
 @pytest.mark.eval
-def test_jfk_encoder_matches_ctranslate2_float32():
-    if not JFK.is_file():
-        pytest.skip(f"{JFK} absent: the real-speech eval set lives in ../shared/eval")
+def test_jfk_encoder_matches_ctranslate2_float32(jfk_path):
     ctranslate2 = pytest.importorskip("ctranslate2")
     from faster_whisper.audio import decode_audio
 
@@ -164,7 +156,7 @@ def test_jfk_encoder_matches_ctranslate2_float32():
     from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
 
     ckpt, weights = load_checkpoint()
-    audio = decode_audio(str(JFK))  # the same waveform faster-whisper decodes (PyAV), as in the notes
+    audio = decode_audio(str(jfk_path))  # the same waveform faster-whisper decodes (PyAV)
     mel = pad_or_trim(log_mel_spectrogram(audio)[:, :-1])[None]
     model = build_model(ckpt.dims, weights)
     got = tf.function(model.encoder, jit_compile=True)(mel).numpy()
@@ -172,7 +164,7 @@ def test_jfk_encoder_matches_ctranslate2_float32():
     want = np.array(ct2.encode(ctranslate2.StorageView.from_array(mel), to_cpu=True))
     assert got.shape == (1, 1500, 384)
     assert float(np.abs(got - want).max()) < 1e-3
-    # pinned from the notes, section 11
+    # CTranslate2 float32's encoder output on this window
     assert got.mean() == pytest.approx(-0.0227, abs=1e-4)
     assert got.std() == pytest.approx(1.1448, abs=1e-4)
     assert got.min() == pytest.approx(-11.8463, abs=1e-3)

@@ -332,21 +332,20 @@ JFK_TOKENS = [
     466,
     329,
     345,
-]  # notes §11, window 1
+]  # faster-whisper 1.2.1 float32, window 1
 JFK_TOKENS += [1265, 644, 345, 460, 466, 329, 534, 1499, 13]  # ... and the second sub-segment's text
 
 
 @pytest.mark.eval
 @pytest.mark.slow
 def test_jfk_alignment_equals_ctranslate2_and_the_golden_words(jfk_path):
-    """E1's WhisperEngine.align + find_alignment against CTranslate2's own align() on the same window."""
-    decoding = pytest.importorskip(
-        "asr_assets.asr.decoding", reason="E1's WhisperEngine is not in this checkout"
-    )
+    """Aligner.align + find_alignment against CTranslate2's own align() on the same window."""
     ctranslate2 = pytest.importorskip("ctranslate2")
     from faster_whisper.audio import decode_audio
 
+    from asr_assets.asr.alignment import Aligner
     from asr_assets.asr.checkpoints import load_checkpoint
+    from asr_assets.asr.decoding import WhisperEngine
     from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
 
     checkpoint, weights = load_checkpoint()
@@ -356,8 +355,8 @@ def test_jfk_alignment_equals_ctranslate2_and_the_golden_words(jfk_path):
     num_frames = mel.shape[1] - 1
     window = pad_or_trim(mel[:, :num_frames])[None]
 
-    engine = decoding.WhisperEngine(checkpoint, weights)
-    ((attention, token_probs),) = engine.align(engine.encode(window), [JFK_TOKENS])
+    engine = WhisperEngine(checkpoint, weights)
+    ((attention, token_probs),) = Aligner(engine).align(engine.encode(window), [JFK_TOKENS])
     words = find_alignment(tok, JFK_TOKENS, attention, token_probs, num_frames)
 
     ct2 = ctranslate2.models.Whisper(str(checkpoint.path), device="cpu", compute_type="float32")
@@ -370,7 +369,7 @@ def test_jfk_alignment_equals_ctranslate2_and_the_golden_words(jfk_path):
     (expected,) = WhisperModel.find_alignment(fake, fw_tok, [JFK_TOKENS], None, num_frames)
     assert [(w.word, w.start, w.end) for w in words] == [(w["word"], w["start"], w["end"]) for w in expected]
 
-    # faster-whisper float32 golden (notes §11): word, start, end, probability.
+    # faster-whisper float32 golden: word, start, end, probability.
     golden = [(" And", 0.00, 0.76, 0.692119), (" so", 0.76, 1.06, 0.972663), (" my", 1.38, 1.44, 0.972175)]
     golden += [(" fellow", 1.44, 1.76, 0.999339), (" Americans", 1.76, 2.26, 0.881712)]
     by_word = [w for w in words if w.word != ","]

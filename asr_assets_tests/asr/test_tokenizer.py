@@ -51,7 +51,7 @@ def test_special_ids_equal_faster_whisper(tok, fw):
 
 
 def test_non_speech_tokens_match_the_checkpoint_suppress_list(tok):
-    # config.json's suppress_ids are the non-speech tokens plus six specials (notes/whisper-ct2.md §5).
+    # config.json's suppress_ids are the non-speech tokens plus six specials.
     specials = {tok.sot, tok.translate, tok.transcribe, tok.sot_lm, tok.sot_prev, tok.no_speech}
     assert len(tok.non_speech_tokens) == 84
     assert specials.isdisjoint(tok.non_speech_tokens)

@@ -15,7 +15,7 @@ from asr_assets.asr.errors import AudioDecodeError
 from asr_assets.asr.transcribe import Segment, TranscriptionOptions
 
 MAX_SAMPLE_WER = 0.25  # per channel: tiny.en on 8 kHz telephone prompts
-# faster-whisper 1.2.1 float32 on the same weights (notes/whisper-ct2.md section 11): no comma after "for you".
+# faster-whisper 1.2.1 float32 on the same weights: no comma after "for you".
 JFK_TEXT = "And so, my fellow Americans ask not what your country can do for you ask what you can do for your country."
 
 
@@ -140,3 +140,21 @@ def test_bad_audio_raises_typed_error_naming_the_file(transcriber, tmp_path: Pat
     path.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" + bytes(64))
     with pytest.raises(AudioDecodeError, match="broken_call.wav"):
         transcriber.transcribe(path)
+
+
+@pytest.mark.parametrize("n_samples", [16000, 0])
+def test_features_have_the_checkpoints_mel_bins(n_samples):
+    """A 128-mel checkpoint (large-v3) gets 128-bin features, also for a stream with no speech at all."""
+    from types import SimpleNamespace
+
+    from asr_assets.asr.transcribe import Transcriber, TranscriptionStats, _Stream
+
+    transcriber = object.__new__(Transcriber)  # no model: only the front end runs
+    transcriber.checkpoint = SimpleNamespace(dims=SimpleNamespace(n_mels=128))
+    transcriber.stats = TranscriptionStats()
+    x = 0.1 * np.sin(np.arange(n_samples, dtype=np.float32) / 7)
+    stream = _Stream(0, 0, x, n_samples / 16000)
+    transcriber._prepare(stream, TranscriptionOptions())
+    assert stream.features is not None and stream.features.shape[0] == 128
+    transcriber._finish(stream, None)
+    assert stream.features.shape[0] == 128
