@@ -1,25 +1,8 @@
 """Where the platform keeps its state, and which database it talks to.
 
 Everything has a working local default under one state folder, ASR_HOME (the Makefile exports
-`$(CURDIR)/.asr_home`), and every location can be overridden by an environment variable for a deployment:
-
-| variable             | default                          | what                                                  |
-| -------------------- | -------------------------------- | ----------------------------------------------------- |
-| ASR_HOME             | <repo or cwd>/.asr_home          | local state: Dagster instance, pgdata, landing, artifacts |
-| DAGSTER_HOME         | $ASR_HOME/dagster                | Dagster instance (SQLite storage, one run at a time)  |
-| ASR_LANDING_URL      | $ASR_HOME/landing                | folder or fsspec URL the landing sensor watches       |
-| ASR_STORAGE_URL      | $ASR_HOME/artifacts              | folder or fsspec URL for checked audio and transcripts |
-| ASR_DATABASE_URL     | embedded PostgreSQL (pgserver)   | PostgreSQL for the asr_raw tables and dbt             |
-| ASR_EXECUTOR         | in_process                       | `k8s`: each step its own Kubernetes Job (needs ASR_DATABASE_URL) |
-| ASR_MODEL_PATH       | bundled tiny.en                  | Whisper checkpoint the transcribe step loads          |
-| ASR_MODEL_CACHE      | $ASR_HOME/models, else ~/.cache/asr-assets/models | where downloaded checkpoints are kept |
-| ASR_BATCH_MAX_FILES  | 200                              | a batch closes at this many calls ...                 |
-| ASR_BATCH_MAX_AUDIO_S | 14400                           | ... or this much audio (by the file headers) ...      |
-| ASR_BATCH_MAX_WAIT_S | 0                                | ... or this many seconds after it opened (0: end of tick) |
-| ASR_MAX_FILES_PER_TICK | 200                            | files the landing sensor takes per tick               |
-| ASR_SENSOR_INTERVAL_S | 5                               | seconds between landing sensor ticks                  |
-| ASR_DBT_PROJECT_DIR  | <repo>/dbt_transcripts           | the dbt project built after each batch                |
-| ASR_DBT_THREADS      | 2                                | dbt threads (read by dbt_transcripts/profiles.yml, not here) |
+`$(CURDIR)/.asr_home`), and every location can be overridden by an environment variable for a deployment.
+README.md ("Configuration") lists every variable with its default; `Settings` below has one field per variable.
 
 The batch and tick limits are read where the resources are built (`dg.EnvVar`, so the UI shows the variable's
 name); the others through `current()`.
