@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -32,9 +31,12 @@ import tensorflow as tf
 
 from asr_assets.asr.checkpoints import Checkpoint
 from asr_assets.asr.constants import MAX_LENGTH
+from asr_assets.asr.decoding_types import GenerateOptions, GenerationResult, SpecialTokens
 from asr_assets.asr.logit_rules import apply_rules
 from asr_assets.asr.model import MASK_VALUE, build_model
 from asr_assets.asr.tokenizer import Tokenizer
+
+__all__ = ["GenerateOptions", "GenerationResult", "SpecialTokens", "WhisperEngine", "bucket"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,53 +46,6 @@ PROMPT_BUCKETS = (1, 4, 16, 64, 128, 256, 448)  # left-padded prompt lengths of 
 LOOP_PROMPT_BUCKETS = (16, 256, 448)
 # The generated-token cache grows in phases so early steps attend over (and reorder) short caches only.
 GEN_PHASES: tuple[int, ...] = (64,)  # generated-token cache sizes before the full budget (see generate)
-
-
-@dataclass(frozen=True)
-class GenerateOptions:
-    beam_size: int = 5
-    patience: float = 1.0
-    length_penalty: float = 1.0
-    temperature: float = 0.0  # > 0: sampling with best_of draws per window
-    best_of: int = 5
-    max_new_tokens: int = 224
-    suppress_tokens: tuple[int, ...] = (-1,)  # -1 expands to the checkpoint's suppress_ids
-    suppress_blank: bool = True
-    without_timestamps: bool = False  # appends <|notimestamps|> to prompts that lack it
-    max_initial_timestamp_index: int = 50  # round(max_initial_timestamp 1.0 s / 0.02)
-    seed: int = 0  # stateless sampling seed (same seed, same draws); CT2 has no such option
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    tokens: list[int]  # generated ids without eot, timestamps included
-    sum_logprob: float
-    avg_logprob: float  # faster-whisper's: sum_logprob / (len(tokens) + 1)
-    no_speech_prob: float
-
-
-@dataclass(frozen=True)
-class SpecialTokens:
-    eot: int
-    sot: int
-    no_speech: int
-    no_timestamps: int
-    timestamp_begin: int
-    english: int | None  # <|en|> on multilingual models
-    transcribe: int
-
-    @classmethod
-    def from_tokenizer(cls, tokenizer: Tokenizer) -> SpecialTokens:
-        """The ids as tokenizer.json names them (the one source, as in openai/whisper)."""
-        return cls(
-            eot=tokenizer.eot,
-            sot=tokenizer.sot,
-            no_speech=tokenizer.no_speech,
-            no_timestamps=tokenizer.no_timestamps,
-            timestamp_begin=tokenizer.timestamp_begin,
-            english=tokenizer.language_tokens.get("en") if tokenizer.multilingual else None,
-            transcribe=tokenizer.transcribe,
-        )
 
 
 def bucket(n: int, buckets: Sequence[int]) -> int:

@@ -11,32 +11,17 @@ Shapes below: W windows, K rows per window (beams or samples), R = W*K rows, T n
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from asr_assets.asr.dimensions import ModelDimensions
+
 LN_EPS = 1e-5  # Whisper's (and CTranslate2's default) LayerNorm epsilon
 MASK_VALUE = -1e9  # finite, so a fully masked (left padding) row gives a uniform softmax, not NaN
 
 Cache = tuple[tuple[tf.Tensor, tf.Tensor], ...]  # per decoder layer: (keys, values), each (R, H, C, Dh)
-
-
-@dataclass(frozen=True)
-class ModelDimensions:
-    """openai/whisper's ModelDimensions; asr_assets.asr.checkpoints reads them off the weights' shapes."""
-
-    n_mels: int
-    n_audio_ctx: int
-    n_audio_state: int
-    n_audio_head: int
-    n_audio_layer: int
-    n_vocab: int
-    n_text_ctx: int
-    n_text_state: int
-    n_text_head: int
-    n_text_layer: int
 
 
 def _gelu(x):

@@ -82,6 +82,9 @@ class TranscriptionOptions:
     vad: bool = False
     vad_options: VadOptions | EnergyVadOptions = VadOptions()
     batch_size: int = 8  # windows per encoder/decoder/alignment batch, across files and channels
+    # faster-whisper's BatchedInferencePipeline rules (batched.py): VAD chunks of <= 30 s, no timestamps, no
+    # previous text, the first temperature only. vad/vad_options/min_piece_s are the sequential mode's.
+    batched: bool = False
     min_piece_s: float = 60.0  # VAD only: shortest run of speech decoded as its own stream (see _streams)
 
 
@@ -113,6 +116,35 @@ class TranscriptionStats:
         }
 
 
+ENGINES = ("xla", "litert")
+
+
+class XlaBackend:
+    """decoding.WhisperEngine + alignment.Aligner behind the interface LiteRtEngine has (encode, select, generate,
+    align), so that the transcription code does not know which runtime runs the network."""
+
+    def __init__(self, engine):
+        from asr_assets.asr.alignment import Aligner
+
+        self.engine = engine
+        self.aligner = Aligner(engine)
+
+    def encode(self, mel):
+        return self.engine.encode(mel)
+
+    @staticmethod
+    def select(encoded, rows):
+        import tensorflow as tf
+
+        return tf.gather(encoded, list(rows))
+
+    def generate(self, encoded, prompts, options):
+        return self.engine.generate(encoded, prompts, options)
+
+    def align(self, encoded, texts, **kwargs):
+        return self.aligner.align(encoded, texts, **kwargs)
+
+
 @dataclass
 class _Stream:
     """One channel of one file being transcribed: its features and its long-form decoding state."""
@@ -139,13 +171,33 @@ class _Stream:
 class Transcriber:
     """Whisper in TensorFlow over whole recordings. One per process: it owns the compiled model."""
 
-    def __init__(self, model_path: str | Path | None = None):
-        from asr_assets.asr.alignment import Aligner
-        from asr_assets.asr.checkpoints import load_checkpoint
-        from asr_assets.asr.decoding import WhisperEngine
+    def __init__(
+        self, model_path: str | Path | None = None, *, engine: str = "xla", compute_type: str = "float32"
+    ):
+        """engine "xla": the Keras model compiled by XLA (float32; both modes, faster-whisper parity).
+        engine "litert": LiteRT programs of compute type "int8" or "float32" (batched mode only), with no
+        TensorFlow in the process once the programs are cached (litert/programs.py)."""
         from asr_assets.asr.tokenizer import Tokenizer
 
-        checkpoint, weights = load_checkpoint(model_path)
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        if engine == "litert":
+            from asr_assets.asr.litert.programs import ensure_programs
+            from asr_assets.asr.litert.runtime import LiteRtEngine
+
+            checkpoint, directory = ensure_programs(model_path, compute_type)
+            self.backend: Any = LiteRtEngine(checkpoint, directory)
+        else:
+            if compute_type != "float32":
+                raise ValueError(
+                    f"the xla engine computes in float32 only; use engine='litert' for compute type {compute_type!r}"
+                )
+            from asr_assets.asr.checkpoints import load_checkpoint
+            from asr_assets.asr.decoding import WhisperEngine
+
+            checkpoint, weights = load_checkpoint(model_path)
+            self.backend = XlaBackend(WhisperEngine(checkpoint, weights))
+        self.engine_name, self.compute_type = engine, compute_type
         self.checkpoint = checkpoint
         self.model_version = checkpoint.version
         self.tokenizer = Tokenizer.from_file(
@@ -154,8 +206,6 @@ class Transcriber:
             task="transcribe",
             language="en",
         )
-        self.engine = WhisperEngine(checkpoint, weights)
-        self.aligner = Aligner(self.engine)
         self.stats = TranscriptionStats()
 
     def reset_stats(self) -> None:
@@ -178,6 +228,15 @@ class Transcriber:
         Returns one list per input, segments sorted by (start, channel).
         """
         loaded = [a if isinstance(a, Audio) else load_audio(a) for a in audios]
+        if options.batched:
+            from asr_assets.asr.batched import transcribe_batched
+
+            return transcribe_batched(self, loaded, options, progress)
+        if self.engine_name != "xla":
+            raise ValueError(
+                "sequential decoding (timestamps, previous-text prompts, temperature fallback) runs on the xla "
+                "engine; use TranscriptionOptions(batched=True) or Transcriber(engine='xla')"
+            )
         streams = self._streams(loaded, options)
         pending = list(streams)  # not started yet, in input order
         live: list[_Stream] = []
@@ -264,7 +323,7 @@ class Transcriber:
             (self.checkpoint.dims.n_mels, 1), np.float32
         )  # keep `done` true, free memory
         if stream.speech_map is not None:
-            stream.segments = [_restore_times(s, stream.speech_map) for s in stream.segments]
+            stream.segments = [restore_times(s, stream.speech_map) for s in stream.segments]
         if progress and stream.duration_s > stream.reported_s:
             progress(stream.duration_s - stream.reported_s)
             stream.reported_s = stream.duration_s
@@ -281,7 +340,7 @@ class Transcriber:
             sizes.append(size)
             mels.append(pad_or_trim(s.features[:, s.seek : s.seek + size], N_FRAMES))
         start = time.perf_counter()
-        encoder_out = self.engine.encode(np.stack(mels))
+        encoder_out = self.backend.encode(np.stack(mels))
         self.stats.encoder_s += time.perf_counter() - start
         self.stats.windows += len(live)
 
@@ -349,43 +408,73 @@ class Transcriber:
                 s.prompt_reset_since = len(s.all_tokens)
 
     def _add_words(self, encoder_out, live, sizes, windows, options: TranscriptionOptions) -> None:
-        """Forced alignment of every window's text in one batch, then faster-whisper's word rules."""
-        import tensorflow as tf
+        """Word timestamps of every window, then faster-whisper's word-based seek rule."""
+        segments = [current for _, current, _ in windows]
+        states = [live[row] for row, _, _ in windows]
+        self.add_words(encoder_out, segments, [sizes[row] for row, _, _ in windows], states, options)
+        for row, current, single_ending in windows:
+            s = live[row]
+            if not current:
+                continue
+            time_offset = current[0]["seek"] / FRAMES_PER_SECOND
+            if not single_ending:
+                end = seg.last_end(current)
+                if end is not None and end > time_offset:
+                    s.seek = round(end * FRAMES_PER_SECOND)
 
+    def add_words(
+        self, encoded, windows: list[list[dict[str, Any]]], sizes: list[int], states, options
+    ) -> None:
+        """Forced alignment of every window's text in one batch, then faster-whisper's word rules.
+
+        windows: per encoded row, its segment dicts (they get "words"); sizes: content frames per row; states:
+        per row an object whose `last_speech_timestamp` is read and advanced (a channel, in order).
+        """
         from asr_assets.asr.timing import add_word_timestamps, find_alignment
 
         eot = self.tokenizer.eot
         rows, texts = [], []
-        for row, current, _ in windows:
+        for row, current in enumerate(windows):
             text = [t for d in current for t in d["tokens"] if t < eot]
             if text:
                 rows.append(row)
                 texts.append(text)
         alignments: dict[int, list] = {}
         if rows:
-            aligned = self.aligner.align(tf.gather(encoder_out, rows), texts)
+            aligned = self.backend.align(self.backend.select(encoded, rows), texts)
             for row, text, (attention, token_probs) in zip(rows, texts, aligned, strict=True):
                 alignments[row] = find_alignment(self.tokenizer, text, attention, token_probs, sizes[row])
-        for row, current, single_ending in windows:
+        for row, current in enumerate(windows):
             if not current:
                 continue
-            s = live[row]
-            time_offset = current[0]["seek"] / FRAMES_PER_SECOND
+            state = states[row]
             add_word_timestamps(
                 [current],
                 [alignments.get(row, [])],
                 self.tokenizer,
                 options.prepend_punctuations,
                 options.append_punctuations,
-                s.last_speech_timestamp,
+                state.last_speech_timestamp,
             )
-            if not single_ending:
-                end = seg.last_end(current)
-                if end is not None and end > time_offset:
-                    s.seek = round(end * FRAMES_PER_SECOND)
             end = seg.last_end(current)
             if end is not None:
-                s.last_speech_timestamp = end
+                state.last_speech_timestamp = end
+
+    def generate_options(self, options: TranscriptionOptions, temperature: float, without_timestamps: bool):
+        from asr_assets.asr.decoding_types import GenerateOptions
+
+        return GenerateOptions(
+            beam_size=options.beam_size,
+            patience=options.patience,
+            length_penalty=options.length_penalty,
+            temperature=temperature,
+            best_of=options.best_of,
+            max_new_tokens=options.max_new_tokens or MAX_LENGTH // 2,
+            suppress_tokens=seg.suppressed_tokens(self.tokenizer, options.suppress_tokens),
+            suppress_blank=options.suppress_blank,
+            without_timestamps=without_timestamps,
+            max_initial_timestamp_index=round(options.max_initial_timestamp / TIME_PRECISION),
+        )
 
     def _generate_with_fallback(self, encoder_out, prompts: list[list[int]], options: TranscriptionOptions):
         """faster-whisper's `generate_with_fallback` for a batch: rows that fail the compression-ratio or
@@ -393,35 +482,18 @@ class Transcriber:
 
         Returns per row (GenerationResult, avg_logprob, temperature, compression_ratio).
         """
-        import tensorflow as tf
-
-        from asr_assets.asr.decoding import GenerateOptions
-
         n = len(prompts)
         final: list[Any] = [None] * n
         tried: list[list[tuple]] = [[] for _ in range(n)]
         below_ratio: list[list[tuple]] = [[] for _ in range(n)]
         todo = list(range(n))
-        max_new = options.max_new_tokens or MAX_LENGTH // 2
-        suppress = seg.suppressed_tokens(self.tokenizer, options.suppress_tokens)
         temperature = options.temperatures[0]
         for temperature in options.temperatures:
             if not todo:
                 break
-            gen = GenerateOptions(
-                beam_size=options.beam_size,
-                patience=options.patience,
-                length_penalty=options.length_penalty,
-                temperature=temperature,
-                best_of=options.best_of,
-                max_new_tokens=max_new,
-                suppress_tokens=suppress,
-                suppress_blank=options.suppress_blank,
-                without_timestamps=options.without_timestamps,
-                max_initial_timestamp_index=round(options.max_initial_timestamp / TIME_PRECISION),
-            )
-            enc = encoder_out if len(todo) == n else tf.gather(encoder_out, todo)
-            results = self.engine.generate(enc, [prompts[i] for i in todo], gen)
+            gen = self.generate_options(options, temperature, options.without_timestamps)
+            enc = encoder_out if len(todo) == n else self.backend.select(encoder_out, todo)
+            results = self.backend.generate(enc, [prompts[i] for i in todo], gen)
             self.stats.decoded_rows += len(todo)
             failed = []
             for i, result in zip(todo, results, strict=True):
@@ -473,7 +545,7 @@ def _split_regions(regions: list[tuple[int, int]], piece_samples: int) -> list[l
     return pieces
 
 
-def _restore_times(segment: Segment, speech_map: SpeechMap) -> Segment:
+def restore_times(segment: Segment, speech_map: SpeechMap) -> Segment:
     """Map a segment found in speech-only audio back to the recording's timeline (restore_speech_timestamps)."""
     from dataclasses import replace
 

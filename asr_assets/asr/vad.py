@@ -294,3 +294,27 @@ def collect_speech(samples: np.ndarray, regions: list[tuple[int, int]]) -> np.nd
     if not regions:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate([samples[s:e] for s, e in regions]).astype(np.float32, copy=False)
+
+
+def pack_chunks(
+    samples: np.ndarray, regions: list[tuple[int, int]], max_s: float, sample_rate: int = SAMPLE_RATE
+) -> list[tuple[float, float, np.ndarray]]:
+    """Speech regions spliced back to back and packed greedily into chunks of at most `max_s` seconds.
+
+    faster-whisper's `collect_chunks(max_duration=...)`: a chunk closes when the next region would overflow it.
+    Returns (offset, duration, samples) per chunk, offsets in the speech-only time line (seconds).
+    """
+    chunks: list[tuple[float, float, np.ndarray]] = []
+    limit = max_s * sample_rate
+    total = current = 0
+    pieces: list[np.ndarray] = []
+    for start, end in regions:
+        if current + end - start > limit and pieces:
+            chunks.append((total / sample_rate, current / sample_rate, np.concatenate(pieces)))
+            total += current
+            pieces, current = [], 0
+        pieces.append(samples[start:end])
+        current += end - start
+    if pieces:
+        chunks.append((total / sample_rate, current / sample_rate, np.concatenate(pieces)))
+    return [(o, d, x.astype(np.float32, copy=False)) for o, d, x in chunks]

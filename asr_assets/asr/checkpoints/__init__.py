@@ -26,14 +26,16 @@ from asr_assets.asr.checkpoints.cache import (
 )
 from asr_assets.asr.checkpoints.ct2 import ct2_to_openai, read_ct2_model_bin
 from asr_assets.asr.checkpoints.hf import hf_to_openai, read_safetensors
+from asr_assets.asr.dimensions import ModelDimensions
 from asr_assets.asr.errors import CheckpointError
-from asr_assets.asr.model import ModelDimensions
 
 __all__ = [
     "Checkpoint",
     "ModelDimensions",
     "default_model_path",
+    "describe_checkpoint",
     "load_checkpoint",
+    "locate_checkpoint",
     "model_cache_dir",
     "read_ct2_model_bin",
 ]
@@ -79,6 +81,24 @@ def load_checkpoint(path: str | Path | None = None) -> tuple[Checkpoint, dict[st
     The first load of a given checkpoint converts it and writes ``<sha256>.npz`` to the model cache; later loads
     (any process) read that file. Raises CheckpointError naming the path and the fix.
     """
+    root, fmt, files, version = locate_checkpoint(path)
+    cache = model_cache_dir()
+    cached = cache / f"{version}.npz"
+    weights = read_cache(cached)
+    if weights is None:
+        logger.info("converting %s checkpoint %s (sha256 %s) into %s", fmt, root, version[:16], cached)
+        if fmt == "ct2":
+            bin_path = files[0] if len(files) == 1 else reassemble(files, cache, version)
+            variables = read_ct2_model_bin(bin_path)
+            weights = ct2_to_openai(variables, bin_path)
+        else:
+            weights = hf_to_openai(read_safetensors(files[0]), _read_json(root / "config.json"), root)
+        write_cache(cached, weights)
+    return describe_checkpoint(root, fmt, version, _dims_from_weights(weights)), weights
+
+
+def locate_checkpoint(path: str | Path | None = None) -> tuple[Path, str, list[Path], str]:
+    """(directory, format "ct2" | "hf", weights files, version = their sha256) without reading the weights."""
     root = Path(path) if path is not None else default_model_path()
     if not root.is_dir():
         raise CheckpointError(
@@ -95,25 +115,15 @@ def load_checkpoint(path: str | Path | None = None) -> tuple[Checkpoint, dict[st
             f"checkpoint {root} has neither model.bin (or model.bin.part1, part2, ...) nor model.safetensors; "
             "pass a CTranslate2 or Hugging Face Whisper model directory"
         )
-    version = weights_version(files)
-    cache = model_cache_dir()
-    cached = cache / f"{version}.npz"
-    weights = read_cache(cached)
-    if weights is None:
-        logger.info("converting %s checkpoint %s (sha256 %s) into %s", fmt, root, version[:16], cached)
-        if fmt == "ct2":
-            bin_path = files[0] if len(files) == 1 else reassemble(files, cache, version)
-            variables = read_ct2_model_bin(bin_path)
-            weights = ct2_to_openai(variables, bin_path)
-        else:
-            weights = hf_to_openai(read_safetensors(files[0]), _read_json(root / "config.json"), root)
-        write_cache(cached, weights)
-    dims = _dims_from_weights(weights)
+    return root, fmt, files, weights_version(files)
+
+
+def describe_checkpoint(root: Path, fmt: str, version: str, dims: ModelDimensions) -> Checkpoint:
+    """The checkpoint's metadata from its JSON files, for weights of the given dims (no weights are read)."""
     config = _read_json(root / "config.json") if (root / "config.json").is_file() else {}
     gen_file = root / "generation_config.json"
     generation = _read_json(gen_file) if fmt == "hf" and gen_file.is_file() else {}
-    checkpoint = _checkpoint_metadata(root, fmt, version, dims, config, generation)
-    return checkpoint, weights
+    return _checkpoint_metadata(root, fmt, version, dims, config, generation)
 
 
 def _dims_from_weights(w: dict[str, np.ndarray]) -> ModelDimensions:

@@ -1,0 +1,153 @@
+"""The batched mode: faster-whisper 1.2.1's `BatchedInferencePipeline` rules, batched across files and channels.
+
+Per (file, channel): Silero VAD with the pipeline's defaults (min silence 160 ms, regions at most 30 s, pad 400 ms),
+the speech regions spliced back to back and packed greedily into chunks of at most 30 s (`vad.pack_chunks`, its
+`collect_chunks`), features per chunk (normalised over the chunk, last frame dropped, zero-padded to 3000 frames).
+Each chunk is decoded once: the start sequence + <|notimestamps|> as prompt, no previous text, temperature 0 (no
+fallback, no no-speech skip), one segment from the chunk's offset to offset + duration. Word times come from the
+forced alignment over ceil(duration) * 100 frames with `last_speech_timestamp` carried along the channel, and are
+mapped back to the recording through the VAD regions by each word's midpoint.
+
+The one difference is the schedule: faster-whisper batches 8 chunks of one channel; here a batch takes the next
+`batch_size` chunks of all files and channels, so short calls fill batches too.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from asr_assets.asr import segments as seg
+from asr_assets.asr.constants import FRAMES_PER_SECOND, N_FRAMES, SAMPLE_RATE
+from asr_assets.asr.vad import SpeechMap, VadOptions, pack_chunks, speech_regions
+
+if TYPE_CHECKING:
+    from asr_assets.asr.audio import Audio
+    from asr_assets.asr.transcribe import Progress, Segment, Transcriber, TranscriptionOptions
+
+CHUNK_S = 30.0  # faster-whisper's chunk_length
+# BatchedInferencePipeline's VAD defaults: VadOptions(max_speech_duration_s=chunk_length, min_silence 160 ms).
+BATCHED_VAD = VadOptions(max_speech_duration_s=CHUNK_S, min_silence_duration_ms=160)
+
+
+@dataclass
+class _Chunk:
+    stream: int  # index into the list of (file, channel) streams
+    offset_s: float  # start in the channel's speech-only time line
+    duration_s: float
+    samples: np.ndarray
+    share_s: float  # of the channel's duration, for progress
+
+
+@dataclass
+class _Channel:
+    file: int
+    channel: int
+    speech_map: SpeechMap | None
+    last_speech_timestamp: float = 0.0
+
+
+def transcribe_batched(
+    transcriber: Transcriber,
+    audios: list[Audio],
+    options: TranscriptionOptions,
+    progress: Progress | None = None,
+) -> list[list[Segment]]:
+    """One list of segments per input (sorted by start, channel), decoded under the batched rules above."""
+    from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
+    from asr_assets.asr.transcribe import Segment, Word
+
+    stats = transcriber.stats
+    start = time.perf_counter()
+    channels: list[_Channel] = []
+    chunks: list[_Chunk] = []
+    vad_options = options.vad_options if isinstance(options.vad_options, VadOptions) else BATCHED_VAD
+    for i, audio in enumerate(audios):
+        for c, samples in enumerate(audio.channels):
+            duration_s = len(samples) / SAMPLE_RATE
+            stats.channel_s += duration_s
+            regions = speech_regions(samples, vad_options)
+            channels.append(_Channel(i, c, SpeechMap(regions) if regions else None))
+            speech_s = sum(e - s for s, e in regions) / SAMPLE_RATE
+            stats.speech_s += speech_s
+            if not regions and progress:
+                progress(duration_s)
+            for offset, duration, piece in pack_chunks(samples, regions, CHUNK_S):
+                share = duration_s * duration / speech_s if speech_s else 0.0
+                chunks.append(_Chunk(len(channels) - 1, offset, duration, piece, share))
+    stats.front_end_s += time.perf_counter() - start
+
+    engine = transcriber.backend
+    tokenizer = transcriber.tokenizer
+    prompt = seg.get_prompt(tokenizer, [], without_timestamps=True)
+    gen = transcriber.generate_options(options, temperature=options.temperatures[0], without_timestamps=True)
+    n_mels = transcriber.checkpoint.dims.n_mels
+    out: list[list[Segment]] = [[] for _ in audios]
+    for b in range(0, len(chunks), options.batch_size):
+        batch = chunks[b : b + options.batch_size]
+        start = time.perf_counter()
+        mels = np.stack(
+            [pad_or_trim(log_mel_spectrogram(ch.samples, n_mels)[:, :-1], N_FRAMES) for ch in batch]
+        )
+        stats.front_end_s += time.perf_counter() - start
+
+        start = time.perf_counter()
+        encoded = engine.encode(mels)
+        stats.encoder_s += time.perf_counter() - start
+        stats.windows += len(batch)
+
+        start = time.perf_counter()
+        results = engine.generate(encoded, [prompt] * len(batch), gen)
+        stats.decoder_s += time.perf_counter() - start
+        stats.decoded_rows += len(batch)
+
+        windows: list[list[dict[str, Any]]] = []
+        sizes = []
+        for ch, result in zip(batch, results, strict=True):
+            size = int(math.ceil(ch.duration_s) * FRAMES_PER_SECOND)
+            sizes.append(size)
+            current, _, _ = seg.split_segments_by_timestamps(
+                tokenizer.timestamp_begin, result.tokens, ch.offset_s, size, ch.duration_s, 0
+            )
+            for d in current:
+                d["seek"] = int(ch.offset_s * FRAMES_PER_SECOND)
+            windows.append(current)
+
+        if options.word_timestamps:
+            start = time.perf_counter()
+            transcriber.add_words(encoded, windows, sizes, [channels[ch.stream] for ch in batch], options)
+            stats.alignment_s += time.perf_counter() - start
+
+        for ch, result, current in zip(batch, results, windows, strict=True):
+            stream = channels[ch.stream]
+            for d in current:
+                text = tokenizer.decode(d["tokens"])
+                if not text.strip():
+                    continue
+                words = tuple(
+                    Word(float(w["start"]), float(w["end"]), w["word"], float(w["probability"]))
+                    for w in d.get("words") or ()
+                )
+                segment = Segment(
+                    round(float(d["start"]), 3),
+                    round(float(d["end"]), 3),
+                    text,
+                    words,
+                    stream.channel,
+                    float(result.avg_logprob),
+                    float(result.no_speech_prob),
+                    float(seg.compression_ratio(text)),
+                    float(options.temperatures[0]),
+                )
+                if stream.speech_map is not None:
+                    from asr_assets.asr.transcribe import restore_times
+
+                    segment = restore_times(segment, stream.speech_map)
+                out[stream.file].append(segment)
+            if progress and ch.share_s:
+                progress(ch.share_s)
+    return [sorted(segs, key=lambda s: (s.start, s.channel)) for segs in out]
