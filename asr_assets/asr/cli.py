@@ -22,7 +22,33 @@ if TYPE_CHECKING:
     from asr_assets.asr.transcribe import Progress, Segment, Transcriber, TranscriptionOptions
 
 
+MODES = ("batched", "sequential")
+FILES_PER_GROUP = 8  # files transcribed together by `transcribe` before their results are printed
+COMPUTE_TYPES = ("int8", "float32")
+
+
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="batched",
+        help="batched: faster-whisper's BatchedInferencePipeline rules (VAD chunks, no timestamps, fastest); "
+        "sequential: its long-form transcribe, token for token (default: %(default)s)",
+    )
+    p.add_argument(
+        "--compute-type",
+        choices=COMPUTE_TYPES,
+        default=None,
+        help="weights' precision: int8 (LiteRT, batched mode) or float32 (default: int8 in batched mode, "
+        "float32 in sequential mode)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("litert", "xla"),
+        default=None,
+        help="runtime: litert (TensorFlow Lite, no TensorFlow import) or xla (TensorFlow, float32; the only one "
+        "for the sequential mode) (default: litert in batched mode, xla in sequential mode)",
+    )
     p.add_argument(
         "--beam-size",
         type=int,
@@ -41,7 +67,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         dest="vad",
         action="store_true",
         default=None,
-        help="skip silence per channel with the Silero VAD",
+        help="sequential mode: skip silence per channel with the Silero VAD (the batched mode always does)",
     )
     vad.add_argument(
         "--no-vad", dest="vad", action="store_false", help="transcribe every 30 s window, silence included"
@@ -124,34 +150,58 @@ def file_results(
 def transcription_options(args: argparse.Namespace) -> TranscriptionOptions:
     from asr_assets.asr.transcribe import TranscriptionOptions
 
-    options = TranscriptionOptions(beam_size=args.beam_size, word_timestamps=True)
+    options = TranscriptionOptions(
+        beam_size=args.beam_size, word_timestamps=True, batched=args.mode == "batched"
+    )
     return options if args.vad is None else replace(options, vad=args.vad)
 
 
+def engine_choice(args: argparse.Namespace) -> tuple[str, str]:
+    """(engine, compute type) from --mode / --engine / --compute-type and their mode-dependent defaults."""
+    batched = args.mode == "batched"
+    compute_type = args.compute_type or ("int8" if batched else "float32")
+    engine = args.engine or ("litert" if batched or compute_type == "int8" else "xla")
+    return engine, compute_type
+
+
 def options_label(args: argparse.Namespace) -> str:
-    """tf-beam5, tf-vad-beam1, tf-novad-beam5: the setting's name in reports (as the bench names ours)."""
-    vad = "" if args.vad is None else ("-vad" if args.vad else "-novad")
-    return f"tf{vad}-beam{args.beam_size}"
+    """litert-int8-batched-beam5, xla-float32-sequential-vad-beam1: the setting's name in reports."""
+    engine, compute_type = engine_choice(args)
+    vad = "" if args.vad is None or args.mode == "batched" else ("-vad" if args.vad else "-novad")
+    return f"{engine}-{compute_type}-{args.mode}{vad}-beam{args.beam_size}"
+
+
+def build_transcriber(args: argparse.Namespace) -> Transcriber:
+    from asr_assets.asr.transcribe import Transcriber
+
+    engine, compute_type = engine_choice(args)
+    return Transcriber(args.model, engine=engine, compute_type=compute_type)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from asr_assets.asr.audio import load_audio
     from asr_assets.asr.errors import AsrError
-    from asr_assets.asr.transcribe import Transcriber
 
-    transcriber = Transcriber(args.model)
+    try:
+        transcriber = build_transcriber(args)
+    except (AsrError, ValueError) as e:
+        print(f"asr-assets transcribe: {e}", file=sys.stderr)
+        return 2
     options = transcription_options(args)
     status = 0
-    for path in args.files:
-        try:
-            audio = load_audio(path)
-            (segments,) = transcriber.transcribe_batch([audio], options)
-        except AsrError as e:  # one bad file must not hide the others' results
-            print(f"asr-assets transcribe: {e}", file=sys.stderr)
-            status = 1
-            continue
-        result = file_results([path], [audio], [segments], transcriber.model_version)[0]
-        print(json.dumps(result, ensure_ascii=False), flush=True)
+    # Files go through in groups, so that short calls share batches; results print as each group finishes.
+    for start in range(0, len(args.files), FILES_PER_GROUP):
+        paths, audios = [], []
+        for path in args.files[start : start + FILES_PER_GROUP]:
+            try:
+                audios.append(load_audio(path))
+                paths.append(path)
+            except AsrError as e:  # one bad file must not hide the others' results
+                print(f"asr-assets transcribe: {e}", file=sys.stderr)
+                status = 1
+        per_file = transcriber.transcribe_batch(audios, options) if audios else []
+        for result in file_results(paths, audios, per_file, transcriber.model_version):
+            print(json.dumps(result, ensure_ascii=False), flush=True)
     return status
 
 
@@ -178,12 +228,11 @@ def transcribe_files(
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from asr_assets.asr.evaluation import score, select_items
-    from asr_assets.asr.transcribe import Transcriber
 
     items = select_items(args.dir, args.limit)
     label = options_label(args)
     start = time.perf_counter()
-    transcriber = Transcriber(args.model)
+    transcriber = build_transcriber(args)
     load_s = time.perf_counter() - start
     bar = progress_bar(0.0, label)
     results, wall_s, audio_s, stage_s = transcribe_files(
@@ -200,7 +249,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         s["speed"] = audio_s / wall_s
     report = {
         "config": {
-            "engine": "tf",
+            "engine": engine_choice(args)[0],
+            "compute_type": engine_choice(args)[1],
+            "mode": args.mode,
             "beam_size": args.beam_size,
             "model_path": args.model,
             "vad": args.vad,

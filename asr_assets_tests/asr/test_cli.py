@@ -11,7 +11,7 @@ from asr_assets.asr import transcribe
 
 @pytest.fixture
 def shared_transcriber(transcriber, monkeypatch):
-    monkeypatch.setattr(transcribe, "Transcriber", lambda model_path=None: transcriber)
+    monkeypatch.setattr(transcribe, "Transcriber", lambda model_path=None, **kwargs: transcriber)
     return transcriber
 
 
