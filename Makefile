@@ -3,6 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 ASR_HOME ?= $(CURDIR)/.asr_home
 export ASR_HOME
+# Converted weights and LiteRT programs are built once per checkpoint; tests that give each case its own ASR_HOME
+# still share this cache.
+ASR_MODEL_CACHE ?= $(ASR_HOME)/models
+export ASR_MODEL_CACHE
 # uv: use the one on PATH, else install it once into .tools (a private venv, no root needed).
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV_STAMP := .venv/.installed

@@ -65,7 +65,9 @@ def transcribe_batched(
     start = time.perf_counter()
     channels: list[_Channel] = []
     chunks: list[_Chunk] = []
-    vad_options = options.vad_options if isinstance(options.vad_options, VadOptions) else BATCHED_VAD
+    # TranscriptionOptions' default VadOptions() are the sequential mode's; the batched mode's own are
+    # BATCHED_VAD. Any other detector settings given (EnergyVadOptions, a tuned VadOptions) are used as given.
+    vad_options = BATCHED_VAD if options.vad_options == VadOptions() else options.vad_options
     for i, audio in enumerate(audios):
         for c, samples in enumerate(audio.channels):
             duration_s = len(samples) / SAMPLE_RATE
@@ -146,7 +148,7 @@ def transcribe_batched(
                 if stream.speech_map is not None:
                     from asr_assets.asr.transcribe import restore_times
 
-                    segment = restore_times(segment, stream.speech_map)
+                    segment = restore_times(segment, stream.speech_map, clip=True)
                 out[stream.file].append(segment)
             if progress and ch.share_s:
                 progress(ch.share_s)

@@ -545,8 +545,12 @@ def _split_regions(regions: list[tuple[int, int]], piece_samples: int) -> list[l
     return pieces
 
 
-def restore_times(segment: Segment, speech_map: SpeechMap) -> Segment:
-    """Map a segment found in speech-only audio back to the recording's timeline (restore_speech_timestamps)."""
+def restore_times(segment: Segment, speech_map: SpeechMap, clip: bool = False) -> Segment:
+    """Map a segment found in speech-only audio back to the recording's timeline (restore_speech_timestamps).
+
+    clip: keep each word inside the speech region of its midpoint. Without it (faster-whisper), a word that
+    DTW stretched across a splice point ends inside the silence that was cut, and talk time grows by the overhang.
+    """
     from dataclasses import replace
 
     if segment.words:
@@ -555,6 +559,10 @@ def restore_times(segment: Segment, speech_map: SpeechMap) -> Segment:
             chunk = speech_map.chunk_index((w.start + w.end) / 2)  # both ends in the same chunk
             start = speech_map.original_time(w.start, chunk)
             end = speech_map.original_time(w.end, chunk)
+            if clip:
+                low, high = speech_map.region_s(chunk)
+                start = round(min(max(start, low), high), 2)
+                end = round(min(max(end, start), high), 2)
             words.append(replace(w, start=start, end=end))
         return replace(segment, start=words[0].start, end=words[-1].end, words=tuple(words))
     return replace(

