@@ -39,13 +39,21 @@ def test_format_bench_shows_ratios():
         "files": 1,
         "audio_s": 400.0,
         "settings": {
-            "tf-beam5": {**setting, "stage_s": {"encoder": 5.0, "decoder": 4.0}},
+            "ours-litert-int8-batched-beam5": {**setting, "stage_s": {"encoder": 5.0, "decoder": 4.0}},
             "fw-int8-batched-beam5": {**setting, "speed": 20.0, "stage_s": {}},
         },
-        "comparisons": [{"beam_size": 5, "ours": "tf-beam5", "ratio_vs_fw-int8-batched": 2.0}],
+        "comparisons": [
+            {
+                "beam_size": 5,
+                "ours": "ours-litert-int8-batched-beam5",
+                "steady_ratio_vs_fw-int8-batched": 2.0,
+                "steady_loadavg": {"ours": 1.0, "fw-int8-batched": 1.5},
+            }
+        ],
     }
     text = format_bench(report)
-    assert "ours/fw-int8-batched 2.00x" in text and "encoder 50%" in text
+    assert "ours-litert-int8-batched-beam5" in text and "2.00x" in text and "encoder 50%" in text
+    assert "1.0/1.5" in text  # the load averages next to the figure
 
 
 def test_stereo_file_is_scored_per_channel_and_reports_rescore(tmp_path):
@@ -60,12 +68,13 @@ def test_stereo_file_is_scored_per_channel_and_reports_rescore(tmp_path):
     setting = {"speed": 2.0, "beam_size": 5, "results": [both], "wer": 1.0, "sets": {}}
     report = {
         "settings": {
-            "tf-beam5": {**setting, "group": "tf"},
+            "ours-litert-int8-batched-beam5": {**setting, "group": "ours-litert-int8-batched"},
             "fw-int8-batched-beam5": {**setting, "group": "fw-int8-batched", "speed": 4.0},
         }
     }
     again = rescore(report, [item])
-    assert again["settings"]["tf-beam5"]["wer"] == 0.0
-    assert again["comparisons"][0]["ratio_vs_fw-int8-batched"] == 0.5
+    assert again["settings"]["ours-litert-int8-batched-beam5"]["wer"] == 0.0
+    assert again["comparisons"][0]["steady_ratio_vs_fw-int8-batched"] == 0.5  # ours at half the peer's speed
+    assert again["comparisons"][0]["parity_vs_fw-int8-batched"]["identical_text_pct"] == 100.0
     with pytest.raises(ValueError, match="files differ"):
         rescore(report, [EvalItem("a", tmp_path / "2.wav", "x")])
