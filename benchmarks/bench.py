@@ -183,7 +183,7 @@ def run_bench(
     repeats: int = 1,
 ) -> dict[str, Any]:
     """The chosen measurements over the same files, then WER, ratios and parity."""
-    from benchmarks.process import run_cold_start, run_whole_process
+    from benchmarks.process import COLD_OURS, run_cold_start, run_whole_process
 
     unknown = (set(skip) - set(GROUPS)) | (set(measures) - set(MEASURES))
     if unknown:
@@ -200,7 +200,7 @@ def run_bench(
     }
     if "steady" in measures:
         report["settings"] = run_steady(items, beams, model, groups)
-    if "cold" in measures:
+    if "cold" in measures and COLD_OURS in groups and PEER in groups:
         report["cold_start"] = run_cold_start(items, beams[0], model, repeats)
     if "process" in measures:
         report["whole_process"] = run_whole_process(items, beams, model, groups, repeats)
