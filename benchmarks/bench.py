@@ -282,8 +282,12 @@ def _f(x: float | None, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
+def _x(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
 def _loads(xs: Sequence[float | None]) -> str:
-    return "/".join(_f(x, ".1f") for x in xs)
+    return "/".join(_f(x, ".2f") for x in xs)
 
 
 def format_bench(report: dict[str, Any]) -> str:
@@ -303,7 +307,7 @@ def format_bench(report: dict[str, Any]) -> str:
         for label, s in report["settings"].items():
             lines.append(
                 f"{label:40} {s['speed']:11.1f} {_f(s['wer'], '.3f'):>7} {s['load_s']:7.1f} {s['warmup_s']:8.1f}"
-                f" {s['peak_rss_mb']:11.0f} {_f(s.get('loadavg'), '.1f'):>7}"
+                f" {s['peak_rss_mb']:11.0f} {_f(s.get('loadavg'), '.2f'):>7}"
             )
             stages = {
                 k: v for k, v in s["stage_s"].items() if k in ("front_end", "encoder", "decoder", "alignment")
@@ -352,12 +356,12 @@ def format_bench(report: dict[str, Any]) -> str:
             steady_load = row.get("steady_loadavg") or {}
             proc = row.get("process") or {}
             proc_load = f"{_loads(proc['our_loadavg'])}/{_loads(proc['peer_loadavg'])}" if proc else "-"
+            steady_loads = _loads([steady_load.get("ours"), steady_load.get(PEER)]) if steady_load else "-"
+            wer_diff = row.get(f"wer_diff_vs_{PEER}", row.get(f"process_wer_diff_vs_{PEER}"))
             lines.append(
-                f"{row['ours']:40} {_f(row.get(f'steady_ratio_vs_{PEER}'), '.2f'):>6}x"
-                f" {_loads([steady_load.get('ours'), steady_load.get(PEER)]) if steady_load else '-':>11}"
-                f" {_f(row.get(f'process_ratio_vs_{PEER}'), '.2f'):>7}x {proc_load:>11}"
-                f" {_f(row.get(f'wer_diff_vs_{PEER}', row.get(f'process_wer_diff_vs_{PEER}')), '+.3f'):>8}"
-                f" {_f(row.get(f'steady_ratio_vs_{SAME_MATH}'), '.2f'):>13}x"
+                f"{row['ours']:40} {_x(row.get(f'steady_ratio_vs_{PEER}')):>7} {steady_loads:>11}"
+                f" {_x(row.get(f'process_ratio_vs_{PEER}')):>8} {proc_load:>11}"
+                f" {_f(wer_diff, '+.3f'):>8} {_x(row.get(f'steady_ratio_vs_{SAME_MATH}')):>14}"
             )
             for key, p in row.items():
                 if not key.startswith("parity_vs_"):

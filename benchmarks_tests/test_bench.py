@@ -53,7 +53,7 @@ def test_format_bench_shows_ratios():
     }
     text = format_bench(report)
     assert "ours-litert-int8-batched-beam5" in text and "2.00x" in text and "encoder 50%" in text
-    assert "1.0/1.5" in text  # the load averages next to the figure
+    assert "1.00/1.50" in text  # the load averages next to the figure
 
 
 def test_stereo_file_is_scored_per_channel_and_reports_rescore(tmp_path):
@@ -78,3 +78,37 @@ def test_stereo_file_is_scored_per_channel_and_reports_rescore(tmp_path):
     assert again["comparisons"][0]["parity_vs_fw-int8-batched"]["identical_text_pct"] == 100.0
     with pytest.raises(ValueError, match="files differ"):
         rescore(report, [EvalItem("a", tmp_path / "2.wav", "x")])
+
+
+def test_worker_writes_one_run_per_beam_with_its_load_average(tmp_path, monkeypatch):
+    import json
+    from dataclasses import asdict, replace
+
+    from benchmarks import bench
+    from benchmarks.engines import GROUPS, EngineRun
+
+    class FakeEngine:
+        model_version = "v"
+
+        def __init__(self, config):
+            self.config = config
+
+        def run(self, paths, progress=None):
+            return EngineRun(
+                [_result([(" hi", 0.0, 0.5)])] * len(paths), 2.0, 30.0 * len(paths), {"encoder": 1.0}
+            )
+
+    monkeypatch.setattr(bench, "load_engine", FakeEngine)
+    configs = [asdict(replace(GROUPS["ours-litert-int8-batched"], beam_size=b)) for b in (5, 1)]
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        json.dumps({"configs": configs, "files": ["a.wav", "b.wav"], "out": str(tmp_path / "o.json")})
+    )
+    bench.worker(spec)
+    out = json.loads((tmp_path / "o.json").read_text())
+    assert [r["label"] for r in out["runs"]] == [
+        "ours-litert-int8-batched-beam5",
+        "ours-litert-int8-batched-beam1",
+    ]
+    assert all(r["loadavg"] >= 0 and r["audio_s"] == 60.0 and r["channel_s"] == 6.0 for r in out["runs"])
+    assert out["peak_rss_mb"] > 0 and out["model_version"] == "v"

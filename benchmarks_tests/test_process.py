@@ -132,7 +132,7 @@ def test_comparisons_show_steady_and_whole_process_side_by_side():
     report = {"root": "r", "files": 1, "audio_s": 60.0, "settings": {}, "whole_process": whole,
               "comparisons": [row]}  # fmt: skip
     text = format_bench(report)
-    assert "whole process" in text and "2.50x" in text and "2.0/2.5" in text
+    assert "whole process" in text and "2.50x" in text and "2.00/2.50" in text
     # A whole-process-only report (no steady state) still compares.
     (only,) = compare({}, [5], whole)
     assert only["process_ratio_vs_fw-int8-batched"] == pytest.approx(2.5) and "steady_loadavg" not in only
