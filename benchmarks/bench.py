@@ -188,6 +188,8 @@ def run_bench(
     unknown = (set(skip) - set(GROUPS)) | (set(measures) - set(MEASURES))
     if unknown:
         raise ValueError(f"unknown engine groups or measures: {', '.join(sorted(unknown))}")
+    if repeats < 1 or not beams:
+        raise ValueError("give at least one beam size and --repeats 1 or more")
     groups = [g for g in GROUPS if g not in skip]
     report: dict[str, Any] = {
         "root": str(root),
