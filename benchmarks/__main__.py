@@ -8,10 +8,14 @@ import logging
 import sys
 from pathlib import Path
 
-from benchmarks.bench import GROUPS
+from benchmarks.engines import GROUPS
 
-COMMANDS = ("bench", "profile")  # the public ones; `_worker` is the bench's own subprocess, not listed
+COMMANDS = ("bench", "profile")  # the public ones; the two below are the bench's own subprocesses, not listed
 WORKER = "_worker"
+FW_WORKER = (
+    "_fw_transcribe"  # benchmarks.process.FW_WORKER (not imported here: it is the faster-whisper process)
+)
+MEASURES = ("steady", "process", "cold")  # benchmarks.bench.MEASURES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "bench",
         help="WER, speed, load time, peak memory and parity, ours vs faster-whisper",
-        description="Every engine group over the same files, each group in its own subprocess (so load time "
-        "and peak RSS are its own), one after the other. Prints a table; --json keeps every result.",
+        description="Every engine group over the same files, one process at a time: steady state (engine "
+        "loaded once in a worker, warm-up untimed), whole process (a fresh `asr-assets transcribe` or "
+        "faster-whisper process over all files, spawn to exit) and cold start (a fresh process on a 5 s clip). "
+        "Prints a table; --json keeps every result.",
     )
     p.add_argument(
         "dir",
@@ -62,6 +68,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GROUPS",
         help=f"comma-separated engine groups to leave out, of: {', '.join(GROUPS)}",
     )
+    p.add_argument(
+        "--measure",
+        default=",".join(MEASURES),
+        metavar="LIST",
+        help="comma-separated measurements, of: steady (engine loaded once, warm), process (a fresh process per "
+        "setting over all files, start-up included), cold (a fresh process on one 5 s clip) "
+        "(default %(default)s)",
+    )
+    p.add_argument(
+        "--whole-process",
+        dest="measure",
+        action="store_const",
+        const="process,cold",
+        help="shorthand for --measure process,cold (no steady state)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        metavar="N",
+        help="whole-process and cold-start runs per setting, ours and the peer alternating; medians reported "
+        "(default %(default)s)",
+    )
 
     p = sub.add_parser(
         "profile",
@@ -86,6 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     # it out; the subparsers' metavar leaves it out of the usage line.
     p = sub.add_parser(WORKER)
     p.add_argument("spec", help="the JSON spec `bench` wrote (settings, files, where to write the output)")
+
+    # faster-whisper as a whole process (bench's whole-process and cold-start runs): the same JSON lines as
+    # `asr-assets transcribe`. Hidden like the worker.
+    p = sub.add_parser(FW_WORKER)
+    p.add_argument("files", nargs="+", metavar="FILE", help="recordings to transcribe, every channel")
+    p.add_argument("--compute-type", choices=("int8", "float32"), default="int8", help="CTranslate2 weights")
+    p.add_argument(
+        "--batched", action="store_true", help="BatchedInferencePipeline (batch_size 8) and its VAD"
+    )
+    p.add_argument("--beam-size", type=int, default=5, help="beam width; 1 = greedy")
+    p.add_argument(
+        "--model", default=None, metavar="DIR", help="CTranslate2 directory (default: bundled tiny.en)"
+    )
     return parser
 
 
@@ -99,7 +141,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         beams = [int(b) for b in args.beam_sizes.split(",") if b.strip()]
         skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-        report = run_bench(items, beams, args.model, skip, args.dir)
+        measures = [m.strip() for m in args.measure.split(",") if m.strip()]
+        try:
+            report = run_bench(items, beams, args.model, skip, args.dir, measures, args.repeats)
+        except ValueError as e:
+            print(f"python -m benchmarks bench: {e}", file=sys.stderr)
+            return 2
     print(format_bench(report))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
@@ -127,7 +174,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"bench": cmd_bench, "profile": cmd_profile, WORKER: cmd_worker}
+def cmd_fw_transcribe(args: argparse.Namespace) -> int:
+    from benchmarks.engines import EngineConfig
+    from benchmarks.process import fw_transcribe
+
+    config = EngineConfig(
+        engine="faster-whisper",
+        compute_type=args.compute_type,
+        batched=args.batched,
+        beam_size=args.beam_size,
+        model_path=args.model,
+    )
+    return fw_transcribe(args.files, config)
+
+
+HANDLERS = {"bench": cmd_bench, "profile": cmd_profile, WORKER: cmd_worker, FW_WORKER: cmd_fw_transcribe}
 
 
 def main(argv: list[str] | None = None) -> int:

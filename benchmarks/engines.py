@@ -1,9 +1,9 @@
-"""The two engines the bench compares, behind one small interface.
+"""The two engines the bench compares, behind one small interface, and the bench's engine settings.
 
-`tf` is ours (`asr_assets.asr.transcribe.Transcriber`). `faster-whisper` is the reference, a dev dependency
-only. Both get the same waveform per channel (our decoder and resampler, 16 kHz mono float32), the same weights
-(the CTranslate2 directory) and the same options, so differences come from the engines. Both produce the JSON
-objects `asr-assets transcribe` prints (`asr_assets.asr.cli.file_result`).
+`ours` is `asr_assets.asr.transcribe.Transcriber` (runtime `litert` or `xla`). `faster-whisper` is the
+reference, a dev dependency only. Both get the same waveform per channel (our decoder and resampler, 16 kHz mono
+float32), the same weights (the CTranslate2 directory) and the same options, so differences come from the
+engines. Both produce the JSON objects `asr-assets transcribe` prints (`asr_assets.asr.cli.file_result`).
 """
 
 from __future__ import annotations
@@ -18,24 +18,69 @@ from typing import Any
 from asr_assets.asr.cli import file_result, transcribe_files
 from asr_assets.asr.transcribe import Progress
 
-ENGINES = ("tf", "faster-whisper")
+ENGINES = ("ours", "faster-whisper")
+RUNTIMES = ("litert", "xla")  # ours only
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    engine: str = "tf"  # "tf" | "faster-whisper"
+    engine: str = "ours"  # "ours" | "faster-whisper"
     beam_size: int = 5
     model_path: str | None = None  # None: the bundled tiny.en
-    compute_type: str = "float32"  # faster-whisper only: "float32" (same math as ours) or "int8"
-    batched: bool = False  # faster-whisper only: BatchedInferencePipeline (Silero VAD + batches of chunks)
-    vad: bool | None = None  # tf only: None keeps TranscriptionOptions' default
+    compute_type: str = "float32"  # "float32" | "int8" (ours: int8 on the litert runtime only)
+    batched: bool = (
+        False  # BatchedInferencePipeline rules (Silero VAD chunks <= 30 s, no timestamps, batches of 8)
+    )
+    runtime: str = "xla"  # ours only: "litert" (TensorFlow Lite programs) | "xla" (TensorFlow, float32)
+    vad: bool | None = None  # ours, sequential mode only: None keeps TranscriptionOptions' default
+
+    @property
+    def mode(self) -> str:
+        return "batched" if self.batched else "sequential"
+
+    @property
+    def group(self) -> str:
+        """The setting's name without the beam size: `ours-litert-int8-batched`, `fw-float32`."""
+        if self.engine == "ours":
+            vad = "" if self.vad is None or self.batched else ("-vad" if self.vad else "-novad")
+            return f"ours-{self.runtime}-{self.compute_type}-{self.mode}{vad}"
+        return f"fw-{self.compute_type}{'-batched' if self.batched else ''}"
 
     @property
     def label(self) -> str:
-        if self.engine == "tf":
-            vad = "" if self.vad is None else ("-vad" if self.vad else "-novad")
-            return f"tf{vad}-beam{self.beam_size}"
-        return f"fw-{self.compute_type}{'-batched' if self.batched else ''}-beam{self.beam_size}"
+        return f"{self.group}-beam{self.beam_size}"
+
+    def transcribe_args(self) -> list[str]:
+        """The options of `asr-assets transcribe` (ours) or `python -m benchmarks _fw_transcribe` (faster-whisper)
+        for this setting, files not included."""
+        args = ["--compute-type", self.compute_type, "--beam-size", str(self.beam_size)]
+        if self.model_path:
+            args += ["--model", self.model_path]
+        if self.engine == "ours":
+            args += ["--mode", self.mode, "--engine", self.runtime]
+            if self.vad is not None and not self.batched:
+                args.append("--vad" if self.vad else "--no-vad")
+        elif self.batched:
+            args.append("--batched")
+        return args
+
+
+# The bench's engine settings, keyed by `EngineConfig.group`; each runs in its own subprocess.
+# ours-litert-int8-batched is the product's default (`asr-assets transcribe`); ours-xla-float32-sequential is the
+# old TensorFlow path (faster-whisper's long-form transcribe, token for token: the like-for-like of fw-float32),
+# -vad the same with the Silero VAD. fw-int8-batched is faster-whisper's fastest CPU setting (int8 weights,
+# BatchedInferencePipeline): the peer every setting of ours is compared with.
+_SETTINGS = (
+    EngineConfig(runtime="litert", compute_type="int8", batched=True),
+    EngineConfig(runtime="litert", compute_type="float32", batched=True),
+    EngineConfig(runtime="xla", compute_type="float32"),
+    EngineConfig(runtime="xla", compute_type="float32", vad=True),
+    EngineConfig(engine="faster-whisper", compute_type="int8", batched=True),
+    EngineConfig(engine="faster-whisper", compute_type="float32"),
+)
+GROUPS = {c.group: c for c in _SETTINGS}
+PEER = "fw-int8-batched"
+SAME_MATH = "fw-float32"
 
 
 @dataclass
@@ -48,21 +93,27 @@ class EngineRun:
     stage_s: dict[str, float] = field(default_factory=dict)
 
 
-class TfEngine:
-    """Our TensorFlow Whisper: windows of all files and channels are batched together."""
+class OursEngine:
+    """Our Whisper (LiteRT or XLA runtime): windows of all files and channels are batched together."""
 
     def __init__(self, config: EngineConfig):
         from asr_assets.asr.transcribe import Transcriber
 
         self.config = config
-        self.transcriber = Transcriber(config.model_path)
+        self.transcriber = Transcriber(
+            config.model_path, engine=config.runtime, compute_type=config.compute_type
+        )
         self.model_version = self.transcriber.model_version
 
     def options(self):
         from asr_assets.asr.transcribe import TranscriptionOptions
 
-        options = TranscriptionOptions(beam_size=self.config.beam_size, word_timestamps=True)
-        return options if self.config.vad is None else replace(options, vad=self.config.vad)
+        options = TranscriptionOptions(
+            beam_size=self.config.beam_size, word_timestamps=True, batched=self.config.batched
+        )
+        if self.config.vad is None or self.config.batched:
+            return options
+        return replace(options, vad=self.config.vad)
 
     def run(self, paths: Sequence[str | Path], progress: Progress | None = None) -> EngineRun:
         return EngineRun(*transcribe_files(self.transcriber, paths, self.options(), progress))
@@ -97,24 +148,28 @@ class FasterWhisperEngine:
             segments, _ = self.model.transcribe(samples, **kwargs)
         return list(segments)
 
-    def run(self, paths: Sequence[str | Path], progress: Progress | None = None) -> EngineRun:
+    def transcribe_file(self, path: str | Path) -> dict[str, Any]:
         from asr_assets.asr.audio import load_audio
 
+        audio = load_audio(path)
+        channels = [self.transcribe_channel(ch) for ch in audio.channels]
+        return file_result(str(path), audio.duration_s, self.model_version, channels)
+
+    def run(self, paths: Sequence[str | Path], progress: Progress | None = None) -> EngineRun:
         start = time.perf_counter()
         results, audio_s = [], 0.0
         for path in paths:
-            audio = load_audio(path)
-            channels = [self.transcribe_channel(ch) for ch in audio.channels]
-            results.append(file_result(str(path), audio.duration_s, self.model_version, channels))
-            audio_s += audio.duration_s
+            result = self.transcribe_file(path)
+            results.append(result)
+            audio_s += result["duration"]
             if progress:
-                progress(audio.duration_s)
+                progress(result["duration"])
         return EngineRun(results, time.perf_counter() - start, audio_s)
 
 
-def load_engine(config: EngineConfig) -> TfEngine | FasterWhisperEngine:
-    if config.engine == "tf":
-        return TfEngine(config)
+def load_engine(config: EngineConfig) -> OursEngine | FasterWhisperEngine:
+    if config.engine == "ours":
+        return OursEngine(config)
     if config.engine == "faster-whisper":
         return FasterWhisperEngine(config)
     raise ValueError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")

@@ -39,13 +39,21 @@ def test_format_bench_shows_ratios():
         "files": 1,
         "audio_s": 400.0,
         "settings": {
-            "tf-beam5": {**setting, "stage_s": {"encoder": 5.0, "decoder": 4.0}},
+            "ours-litert-int8-batched-beam5": {**setting, "stage_s": {"encoder": 5.0, "decoder": 4.0}},
             "fw-int8-batched-beam5": {**setting, "speed": 20.0, "stage_s": {}},
         },
-        "comparisons": [{"beam_size": 5, "ours": "tf-beam5", "ratio_vs_fw-int8-batched": 2.0}],
+        "comparisons": [
+            {
+                "beam_size": 5,
+                "ours": "ours-litert-int8-batched-beam5",
+                "steady_ratio_vs_fw-int8-batched": 2.0,
+                "steady_loadavg": {"ours": 1.0, "fw-int8-batched": 1.5},
+            }
+        ],
     }
     text = format_bench(report)
-    assert "ours/fw-int8-batched 2.00x" in text and "encoder 50%" in text
+    assert "ours-litert-int8-batched-beam5" in text and "2.00x" in text and "encoder 50%" in text
+    assert "1.00/1.50" in text  # the load averages next to the figure
 
 
 def test_stereo_file_is_scored_per_channel_and_reports_rescore(tmp_path):
@@ -60,12 +68,47 @@ def test_stereo_file_is_scored_per_channel_and_reports_rescore(tmp_path):
     setting = {"speed": 2.0, "beam_size": 5, "results": [both], "wer": 1.0, "sets": {}}
     report = {
         "settings": {
-            "tf-beam5": {**setting, "group": "tf"},
+            "ours-litert-int8-batched-beam5": {**setting, "group": "ours-litert-int8-batched"},
             "fw-int8-batched-beam5": {**setting, "group": "fw-int8-batched", "speed": 4.0},
         }
     }
     again = rescore(report, [item])
-    assert again["settings"]["tf-beam5"]["wer"] == 0.0
-    assert again["comparisons"][0]["ratio_vs_fw-int8-batched"] == 0.5
+    assert again["settings"]["ours-litert-int8-batched-beam5"]["wer"] == 0.0
+    assert again["comparisons"][0]["steady_ratio_vs_fw-int8-batched"] == 0.5  # ours at half the peer's speed
+    assert again["comparisons"][0]["parity_vs_fw-int8-batched"]["identical_text_pct"] == 100.0
     with pytest.raises(ValueError, match="files differ"):
         rescore(report, [EvalItem("a", tmp_path / "2.wav", "x")])
+
+
+def test_worker_writes_one_run_per_beam_with_its_load_average(tmp_path, monkeypatch):
+    import json
+    from dataclasses import asdict, replace
+
+    from benchmarks import bench
+    from benchmarks.engines import GROUPS, EngineRun
+
+    class FakeEngine:
+        model_version = "v"
+
+        def __init__(self, config):
+            self.config = config
+
+        def run(self, paths, progress=None):
+            return EngineRun(
+                [_result([(" hi", 0.0, 0.5)])] * len(paths), 2.0, 30.0 * len(paths), {"encoder": 1.0}
+            )
+
+    monkeypatch.setattr(bench, "load_engine", FakeEngine)
+    configs = [asdict(replace(GROUPS["ours-litert-int8-batched"], beam_size=b)) for b in (5, 1)]
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        json.dumps({"configs": configs, "files": ["a.wav", "b.wav"], "out": str(tmp_path / "o.json")})
+    )
+    bench.worker(spec)
+    out = json.loads((tmp_path / "o.json").read_text())
+    assert [r["label"] for r in out["runs"]] == [
+        "ours-litert-int8-batched-beam5",
+        "ours-litert-int8-batched-beam1",
+    ]
+    assert all(r["loadavg"] >= 0 and r["audio_s"] == 60.0 and r["channel_s"] == 6.0 for r in out["runs"])
+    assert out["peak_rss_mb"] > 0 and out["model_version"] == "v"
