@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from queue import Full, Queue
+from threading import Event, Thread
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,7 +42,7 @@ class _Chunk:
     stream: int  # index into the list of (file, channel) streams
     offset_s: float  # start in the channel's speech-only time line
     duration_s: float
-    samples: np.ndarray
+    mel: np.ndarray | None  # (n_mels, 3000); None for a channel without speech (progress only)
     share_s: float  # of the channel's duration, for progress
 
 
@@ -58,44 +61,25 @@ def transcribe_batched(
     progress: Progress | None = None,
 ) -> list[list[Segment]]:
     """One list of segments per input (sorted by start, channel), decoded under the batched rules above."""
-    from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
     from asr_assets.asr.transcribe import Segment, Word
 
     stats = transcriber.stats
-    start = time.perf_counter()
     channels: list[_Channel] = []
-    chunks: list[_Chunk] = []
     # TranscriptionOptions' default VadOptions() are the sequential mode's; the batched mode's own are
     # BATCHED_VAD. Any other detector settings given (EnergyVadOptions, a tuned VadOptions) are used as given.
     vad_options = BATCHED_VAD if options.vad_options == VadOptions() else options.vad_options
-    for i, audio in enumerate(audios):
-        for c, samples in enumerate(audio.channels):
-            duration_s = len(samples) / SAMPLE_RATE
-            stats.channel_s += duration_s
-            regions = speech_regions(samples, vad_options)
-            channels.append(_Channel(i, c, SpeechMap(regions) if regions else None))
-            speech_s = sum(e - s for s, e in regions) / SAMPLE_RATE
-            stats.speech_s += speech_s
-            if not regions and progress:
-                progress(duration_s)
-            for offset, duration, piece in pack_chunks(samples, regions, CHUNK_S):
-                share = duration_s * duration / speech_s if speech_s else 0.0
-                chunks.append(_Chunk(len(channels) - 1, offset, duration, piece, share))
-    stats.front_end_s += time.perf_counter() - start
+    n_mels = transcriber.checkpoint.dims.n_mels
+    front_end = _front_end(audios, channels, vad_options, n_mels, stats)
+    if options.overlap_front_end:
+        front_end = _prefetched(front_end, depth=2 * options.batch_size)
 
     engine = transcriber.backend
     tokenizer = transcriber.tokenizer
     prompt = seg.get_prompt(tokenizer, [], without_timestamps=True)
     gen = transcriber.generate_options(options, temperature=options.temperatures[0], without_timestamps=True)
-    n_mels = transcriber.checkpoint.dims.n_mels
     out: list[list[Segment]] = [[] for _ in audios]
-    for b in range(0, len(chunks), options.batch_size):
-        batch = chunks[b : b + options.batch_size]
-        start = time.perf_counter()
-        mels = np.stack(
-            [pad_or_trim(log_mel_spectrogram(ch.samples, n_mels)[:, :-1], N_FRAMES) for ch in batch]
-        )
-        stats.front_end_s += time.perf_counter() - start
+    for batch in _batches(front_end, options.batch_size, progress):
+        mels = np.stack([ch.mel for ch in batch])
 
         start = time.perf_counter()
         encoded = engine.encode(mels)
@@ -153,3 +137,77 @@ def transcribe_batched(
             if progress and ch.share_s:
                 progress(ch.share_s)
     return [sorted(segs, key=lambda s: (s.start, s.channel)) for segs in out]
+
+
+def _front_end(audios, channels: list[_Channel], vad_options, n_mels: int, stats) -> Iterator[_Chunk]:
+    """VAD, packing and features, channel after channel, as the batches need them (appends to `channels`)."""
+    from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
+
+    for i, audio in enumerate(audios):
+        for c, samples in enumerate(audio.channels):
+            start = time.perf_counter()
+            duration_s = len(samples) / SAMPLE_RATE
+            regions = speech_regions(samples, vad_options)
+            channels.append(_Channel(i, c, SpeechMap(regions) if regions else None))
+            speech_s = sum(e - s for s, e in regions) / SAMPLE_RATE
+            stats.channel_s += duration_s
+            stats.speech_s += speech_s
+            chunks = pack_chunks(samples, regions, CHUNK_S)
+            stats.front_end_s += time.perf_counter() - start
+            if not chunks:
+                yield _Chunk(len(channels) - 1, 0.0, 0.0, None, duration_s)
+            for offset, duration, piece in chunks:
+                start = time.perf_counter()
+                mel = pad_or_trim(log_mel_spectrogram(piece, n_mels)[:, :-1], N_FRAMES)  # last frame dropped
+                stats.front_end_s += time.perf_counter() - start
+                yield _Chunk(len(channels) - 1, offset, duration, mel, duration_s * duration / speech_s)
+
+
+def _prefetched(items: Iterator[_Chunk], depth: int) -> Iterator[_Chunk]:
+    """`items` produced by a background thread, at most `depth` ahead: the next channel's VAD and features run
+    while the model works (LiteRT and onnxruntime release the GIL). An exception is raised where it is consumed."""
+    queue: Queue = Queue(maxsize=depth)
+    done, stop = object(), Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False  # the consumer went away (an error downstream): stop producing
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            put(e)
+        put(done)
+
+    Thread(target=produce, name="asr-front-end", daemon=True).start()
+    try:
+        while (item := queue.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def _batches(chunks: Iterator[_Chunk], size: int, progress) -> Iterator[list[_Chunk]]:
+    """Consecutive chunks with speech in groups of `size`; channels without speech only report progress."""
+    batch: list[_Chunk] = []
+    for chunk in chunks:
+        if chunk.mel is None:
+            if progress:
+                progress(chunk.share_s)
+            continue
+        batch.append(chunk)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -85,6 +85,7 @@ class TranscriptionOptions:
     # faster-whisper's BatchedInferencePipeline rules (batched.py): VAD chunks of <= 30 s, no timestamps, no
     # previous text, the first temperature only. vad/vad_options/min_piece_s are the sequential mode's.
     batched: bool = False
+    overlap_front_end: bool = True  # batched mode: VAD + features of the next chunks in a background thread
     min_piece_s: float = 60.0  # VAD only: shortest run of speech decoded as its own stream (see _streams)
 
 

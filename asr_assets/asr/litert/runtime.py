@@ -211,6 +211,7 @@ class _Search:
         self.k = options.beam_size if self.beam else 1
         self.max_cand = max(1, round(self.k * options.patience)) if self.beam else 1
         self.every, self.first = engine._vocab_bias(options)
+        self.unmasked = np.zeros_like(self.every)
         w = len(prompts)
         self.p = max(len(x) for x in prompts)
         self.budget = np.array(
@@ -257,7 +258,9 @@ class _Search:
             prog.view(1)[:] = np.maximum(j - self.key_start[row_win], 0)
             visible = (slots_range[None] >= self.key_start[row_win, None]) & (slots_range[None] < j)
             prog.view(2)[:] = np.where(visible, 0.0, MASK)
-            prog.view(3)[:] = self.first if j == p - 1 else self.every
+            # Predictions before the last prompt token are dropped; their steps run unmasked so that the
+            # no-speech log-prob read at the <|startoftranscript|> step is the raw softmax, as CT2 defines it.
+            prog.view(3)[:] = self.unmasked if j < p - 1 else self.first if j == p - 1 else self.every
             outs = prog.run()
             layers = eng.layers
             for i in range(layers):
