@@ -1,8 +1,8 @@
 """`python -m benchmarks profile FILE`: where a batch of windows spends its time, ours next to CTranslate2's.
 
 The bench measures whole transcriptions; this isolates the stages on the same W windows of one recording (30 s
-windows cut from its channels, no prompt): the encoder, greedy and beam-5 generation, and (ours) the forced
-alignment pass for word timestamps. Both engines run in this one process, one after the other, each stage first
+windows cut from its channels, the batched mode's prompt): the encoder, greedy and beam-5 generation, and (ours)
+the forced alignment pass for word timestamps, on each of our engines (XLA float32, LiteRT float32 and int8). Both engines run in this one process, one after the other, each stage first
 once untimed (XLA compiles, CTranslate2 warms its caches), then `repeat` times, keeping the fastest. CTranslate2
 (faster-whisper's runtime, a benchmark dependency only) is measured in float32, the same math as ours, and int8,
 faster-whisper's fastest CPU setting. Generation time is also given per decoding step (the longest window's
@@ -53,31 +53,38 @@ def windows_of(path: str, count: int) -> np.ndarray:
     return np.stack(mels[:count]).astype(np.float32)
 
 
-def profile_ours(mels: np.ndarray, repeat: int) -> tuple[list[StageTime], int]:
-    """Our stages; also returns the <|startoftranscript|> id, the prompt both engines get."""
-    from asr_assets.asr.alignment import Aligner
-    from asr_assets.asr.checkpoints import load_checkpoint
-    from asr_assets.asr.decoding import GenerateOptions, WhisperEngine
+def profile_ours(mels: np.ndarray, repeat: int) -> tuple[list[StageTime], list[int]]:
+    """Our stages on each engine; also returns the prompt every engine gets: the batched mode's
+    [<|startoftranscript|>, <|notimestamps|>] (faster-whisper's BatchedInferencePipeline prompt)."""
+    from asr_assets.asr.decoding_types import GenerateOptions
+    from asr_assets.asr.transcribe import Transcriber
 
-    checkpoint, weights = load_checkpoint(None)
-    engine = WhisperEngine(checkpoint, weights)
-    aligner = Aligner(engine)
-    del weights
-    eot, prompt = engine.tokens.eot, [engine.tokens.sot]
-    ms, encoded = _fastest(lambda: engine.encode(mels), repeat)
-    times = [StageTime("tf", "encoder", ms)]
-    for beam in (1, 5):
-        options = GenerateOptions(beam_size=beam)
-        ms, results = _fastest(partial(engine.generate, encoded, [prompt] * len(mels), options), repeat)
-        steps = max(len(r.tokens) for r in results)
-        times.append(StageTime("tf", f"generate beam {beam}", ms, steps))
-        texts = [[t for t in r.tokens if t < eot] for r in results]
-        ms, _ = _fastest(partial(aligner.align, encoded, texts), repeat)
-        times.append(StageTime("tf", f"align (beam {beam} text)", ms))
-    return times, engine.tokens.sot
+    times: list[StageTime] = []
+    prompt: list[int] = []
+    for label, engine, compute_type in (
+        ("xla-float32", "xla", "float32"),
+        ("litert-float32", "litert", "float32"),
+        ("litert-int8", "litert", "int8"),
+    ):
+        transcriber = Transcriber(engine=engine, compute_type=compute_type)
+        backend, tok = transcriber.backend, transcriber.tokenizer
+        prompt = [*tok.sot_sequence, tok.no_timestamps]
+        ms, encoded = _fastest(lambda b=backend: b.encode(mels), repeat)
+        times.append(StageTime(label, "encoder", ms))
+        for beam in (1, 5):
+            options = GenerateOptions(beam_size=beam, without_timestamps=True)
+            ms, results = _fastest(partial(backend.generate, encoded, [prompt] * len(mels), options), repeat)
+            steps = max(len(r.tokens) for r in results)
+            times.append(StageTime(label, f"generate beam {beam}", ms, steps))
+            texts = [[t for t in r.tokens if t < tok.eot] for r in results]
+            ms, _ = _fastest(partial(backend.align, encoded, texts), repeat)
+            times.append(StageTime(label, f"align (beam {beam} text)", ms))
+    return times, prompt
 
 
-def profile_ctranslate2(mels: np.ndarray, repeat: int, compute_type: str, sot: int) -> list[StageTime]:
+def profile_ctranslate2(
+    mels: np.ndarray, repeat: int, compute_type: str, prompt: list[int]
+) -> list[StageTime]:
     import ctranslate2
 
     from asr_assets.asr.checkpoints import default_model_path
@@ -93,7 +100,7 @@ def profile_ctranslate2(mels: np.ndarray, repeat: int, compute_type: str, sot: i
         generate = partial(
             model.generate,
             encoded,
-            [[sot]] * len(mels),
+            [prompt] * len(mels),
             beam_size=beam,
             max_length=448,
             suppress_blank=True,
@@ -109,10 +116,10 @@ def profile_ctranslate2(mels: np.ndarray, repeat: int, compute_type: str, sot: i
 
 def run_profile(path: str, windows: int = 8, repeat: int = 2) -> dict[str, Any]:
     mels = windows_of(path, windows)
-    times, sot = profile_ours(mels, repeat)
+    times, prompt = profile_ours(mels, repeat)
     try:
         for compute_type in ("float32", "int8"):
-            times += profile_ctranslate2(mels, repeat, compute_type, sot)
+            times += profile_ctranslate2(mels, repeat, compute_type, prompt)
     except ImportError:  # ctranslate2 comes with the dev dependencies only
         pass
     return {"file": path, "windows": len(mels), "times": [asdict(t) for t in times]}
@@ -120,7 +127,7 @@ def run_profile(path: str, windows: int = 8, repeat: int = 2) -> dict[str, Any]:
 
 def format_profile(report: dict[str, Any]) -> str:
     w = report["windows"]
-    lines = [f"{report['file']}: {w} windows of 30 s, no prompt", ""]
+    lines = [f"{report['file']}: {w} windows of 30 s, the batched mode's prompt (no timestamps)", ""]
     lines.append(f"{'engine':14} {'stage':26} {'ms/batch':>9} {'ms/window':>9} {'steps':>5} {'ms/step':>7}")
     for t in report["times"]:
         per_step = f"{t['ms'] / t['steps']:7.1f}" if t["steps"] else f"{'':7}"

@@ -11,12 +11,13 @@ pytestmark = pytest.mark.slow  # compiles and times the engine's XLA programs
 SAMPLE_CALLS = Path(__file__).resolve().parents[1] / "asr_assets" / "samples" / "calls"
 
 
-def test_profile_times_every_stage_of_both_engines():
+def test_profile_times_every_stage_of_every_engine():
     report = run_profile(str(SAMPLE_CALLS / "call_01_card_block.wav"), windows=2, repeat=1)
     assert report["windows"] == 2  # one 30 s window per channel of the 32 s stereo call
     stages = {(t["engine"], t["stage"]) for t in report["times"]}
-    assert {("tf", "encoder"), ("tf", "generate beam 1"), ("tf", "generate beam 5")} <= stages
-    assert ("tf", "align (beam 5 text)") in stages
+    for engine in ("xla-float32", "litert-float32", "litert-int8"):
+        assert {(engine, "encoder"), (engine, "generate beam 1"), (engine, "generate beam 5")} <= stages
+        assert (engine, "align (beam 5 text)") in stages
     try:
         import ctranslate2  # noqa: F401  (a dev dependency: the reference engine)
     except ImportError:

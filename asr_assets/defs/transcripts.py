@@ -130,5 +130,10 @@ def transcripts(
             if probabilities
             else 0.0,
             "model_version": model_version,
+            # how the batch was decoded: the mode's rules and the weights' precision change the words
+            "decoding": f"{whisper.mode}, {whisper.compute_type if whisper.mode == 'batched' else 'float32'}, "
+            f"beam {options.beam_size}"
+            if calls
+            else "",
         }
     )

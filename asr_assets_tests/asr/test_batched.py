@@ -76,14 +76,17 @@ def test_litert_float32_batched_gives_the_xla_engines_text(litert_transcribers, 
 
 
 def test_int8_text_is_close_to_float32(litert_transcribers, sample_calls):
-    """int8 is a compute type with its own WER (as CTranslate2's): close to float32, not equal."""
+    """int8 is a compute type with its own WER (as CTranslate2's): close to float32, not equal. Compared after
+    Whisper's normaliser, as WER is: int8 writes some digit strings as words ("zero two" for "0, 2")."""
     import jiwer
 
+    from asr_assets.asr.evaluation import normalize
+
     texts = {
-        ct: [" ".join(s.text for s in segs) for segs in t.transcribe_batch(sample_calls, BATCHED)]
+        ct: [normalize(" ".join(s.text for s in segs)) for segs in t.transcribe_batch(sample_calls, BATCHED)]
         for ct, t in litert_transcribers.items()
     }
-    assert jiwer.wer(texts["float32"], texts["int8"]) < 0.1
+    assert jiwer.wer(texts["float32"], texts["int8"]) < 0.1  # measured 0.077 (2026-12-02)
 
 
 def test_batched_mode_is_deterministic_and_greedy_works(litert_transcribers, sample_calls):

@@ -124,12 +124,13 @@ def _programs(checkpoint: Checkpoint, weights: dict[str, np.ndarray]) -> dict[st
         positions = tf.broadcast_to(tf.range(t)[None], (w, t))
         pairs = tuple((cross[2 * i], cross[2 * i + 1]) for i in range(layers))
         h, _, scores = dec.prefill(tokens, positions, tf.zeros((w,), tf.int32), pairs, align_heads)
-        # Softmax over ids < eot only (CT2), from the same (possibly int8) logits the target is read from.
-        logits = tf.matmul(tf.reshape(h, (-1, d.n_text_state)), dec.token_embedding, transpose_b=True)
-        logits = logits + tf.where(tf.range(d.n_vocab) < eot, 0.0, MASK_VALUE)
-        logp = tf.nn.log_softmax(logits, -1)
-        picked = tf.gather(logp, tf.reshape(tf.minimum(targets, eot - 1), (-1, 1)), batch_dims=1)
-        return scores, tf.where(targets < eot, tf.exp(tf.reshape(picked, (w, t))), 0.0)
+        # Softmax over ids < eot only (CT2), from the same (possibly int8) logits the target is read from; one
+        # (tokens x vocabulary) tensor, no log_softmax copy of it (the forced pass's memory is that tensor).
+        text_emb = tf.convert_to_tensor(dec.token_embedding)[:eot]
+        logits = tf.matmul(tf.reshape(h, (-1, d.n_text_state)), text_emb, transpose_b=True)
+        lse = tf.reduce_logsumexp(logits, -1, keepdims=True)
+        picked = tf.gather(logits, tf.reshape(tf.minimum(targets, eot - 1), (-1, 1)), batch_dims=1)
+        return scores, tf.where(targets < eot, tf.exp(tf.reshape(picked - lse, (w, t))), 0.0)
 
     int_spec = [
         tf.TensorSpec((None,), tf.int32, name="tokens"),

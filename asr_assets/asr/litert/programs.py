@@ -22,7 +22,7 @@ from asr_assets.asr.errors import CheckpointError
 logger = logging.getLogger(__name__)
 
 COMPUTE_TYPES = ("int8", "float32")
-FORMAT = "3"  # bump when a program's signature changes (export.py's docstring)
+FORMAT = "4"  # bump when a program's signature changes (export.py's docstring)
 PROGRAMS = ("encoder", "step", "align")
 TOP_K = 16  # candidates per row the step program returns: beam search needs 2 x beam_size (beam <= 8)
 
