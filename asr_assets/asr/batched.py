@@ -152,15 +152,15 @@ def _front_end(audios, channels: list[_Channel], vad_options, n_mels: int, stats
             speech_s = sum(e - s for s, e in regions) / SAMPLE_RATE
             stats.channel_s += duration_s
             stats.speech_s += speech_s
-            chunks = pack_chunks(samples, regions, CHUNK_S)
             stats.front_end_s += time.perf_counter() - start
-            if not chunks:
+            if not regions:
                 yield _Chunk(len(channels) - 1, 0.0, 0.0, None, duration_s)
-            for offset, duration, piece in chunks:
-                start = time.perf_counter()
+            start = time.perf_counter()
+            for offset, duration, piece in pack_chunks(samples, regions, CHUNK_S):
                 mel = pad_or_trim(log_mel_spectrogram(piece, n_mels)[:, :-1], N_FRAMES)  # last frame dropped
                 stats.front_end_s += time.perf_counter() - start
                 yield _Chunk(len(channels) - 1, offset, duration, mel, duration_s * duration / speech_s)
+                start = time.perf_counter()
 
 
 def _prefetched(items: Iterator[_Chunk], depth: int) -> Iterator[_Chunk]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,15 +79,18 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
     padded = np.pad(np.asarray(samples, dtype=np.float32), (0, WINDOW - len(samples) % WINDOW))
     padded[-CONTEXT:] = 0
     windows = padded.reshape(-1, WINDOW)
-    context = np.roll(windows[:, -CONTEXT:], 1, axis=0)
-    context[0] = 0
-    batched = np.concatenate([context, windows], axis=1)
     session = _session()
     h = np.zeros((1, 1, 128), dtype=np.float32)
     c = np.zeros((1, 1, 128), dtype=np.float32)
     out = []
-    for i in range(0, len(batched), BATCH_WINDOWS):
-        probs, h, c = session.run(None, {"input": batched[i : i + BATCH_WINDOWS], "h": h, "c": c})
+    # The model's input (context + window) is built one batch at a time: for a 30-minute channel the whole
+    # array would be another 1.1x the channel in memory.
+    for i in range(0, len(windows), BATCH_WINDOWS):
+        block = windows[i : i + BATCH_WINDOWS]
+        context = np.empty((len(block), CONTEXT), np.float32)
+        context[0] = windows[i - 1, -CONTEXT:] if i else 0
+        context[1:] = block[:-1, -CONTEXT:]
+        probs, h, c = session.run(None, {"input": np.concatenate([context, block], axis=1), "h": h, "c": c})
         out.append(probs)
     return np.concatenate(out).reshape(-1)
 
@@ -304,28 +308,32 @@ def collect_speech(samples: np.ndarray, regions: list[tuple[int, int]]) -> np.nd
 
 def pack_chunks(
     samples: np.ndarray, regions: list[tuple[int, int]], max_s: float, sample_rate: int = SAMPLE_RATE
-) -> list[tuple[float, float, np.ndarray]]:
+) -> Iterator[tuple[float, float, np.ndarray]]:
     """Speech regions spliced back to back and packed greedily into chunks of at most `max_s` seconds.
 
     faster-whisper's `collect_chunks(max_duration=...)`: a chunk closes when the next region would overflow it.
-    Returns (offset, duration, samples) per chunk, offsets in the speech-only time line (seconds).
+    Yields (offset, duration, samples) per chunk, offsets in the speech-only time line (seconds); each chunk's
+    samples are built when it is asked for, so a long channel is never copied whole.
     """
-    chunks: list[tuple[float, float, np.ndarray]] = []
     limit = max_s * sample_rate
     # Silero's regions are at most max_s long (max_speech_duration_s); the energy detector's are cut at max_s here.
     regions = [cut for region in regions for cut in _cuts(region, int(limit))]
     total = current = 0
-    pieces: list[np.ndarray] = []
+    pieces: list[tuple[int, int]] = []
+
+    def chunk() -> tuple[float, float, np.ndarray]:
+        audio = np.concatenate([samples[s:e] for s, e in pieces]).astype(np.float32, copy=False)
+        return total / sample_rate, current / sample_rate, audio
+
     for start, end in regions:
         if current + end - start > limit and pieces:
-            chunks.append((total / sample_rate, current / sample_rate, np.concatenate(pieces)))
+            yield chunk()
             total += current
             pieces, current = [], 0
-        pieces.append(samples[start:end])
+        pieces.append((start, end))
         current += end - start
     if pieces:
-        chunks.append((total / sample_rate, current / sample_rate, np.concatenate(pieces)))
-    return [(o, d, x.astype(np.float32, copy=False)) for o, d, x in chunks]
+        yield chunk()
 
 
 def _cuts(region: tuple[int, int], limit: int) -> list[tuple[int, int]]:

@@ -1,8 +1,9 @@
-"""transcripts: the batch's checked recordings through the TensorFlow Whisper engine, per channel, batched.
+"""transcripts: the batch's checked recordings through the Whisper engine, per channel, batched.
 
 No model code here: `asr_assets.asr.transcribe.Transcriber` does the work; this asset feeds it files from the
-artifact store and writes one JSON line per call back there. TensorFlow is imported inside the step (through the
-whisper resource), never when the code location loads.
+artifact store and writes one JSON line per call back there. The engine is loaded inside the step (through the
+whisper resource), never when the code location loads; in the default batched mode it runs LiteRT programs baked
+into the image and imports no TensorFlow.
 """
 
 import json
@@ -69,7 +70,7 @@ def _local_paths(artifacts: ArtifactStoreResource, key: str, calls: list[dict], 
     return paths
 
 
-# With ASR_EXECUTOR=k8s this step is its own pod: it loads TensorFlow and the model and uses every core it gets.
+# With ASR_EXECUTOR=k8s this step is its own pod: it loads the model's programs and uses every core it gets.
 # Requests/limits as checked against the chart deployment (deployment/README.md); other executors ignore the tag.
 TRANSCRIBE_STEP_K8S_CONFIG = {
     "dagster-k8s/config": {

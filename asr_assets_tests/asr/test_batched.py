@@ -21,14 +21,14 @@ def test_chunks_pack_regions_back_to_back_up_to_30_s():
         (12 * SAMPLE_RATE, 30 * SAMPLE_RATE),
         (31 * SAMPLE_RATE, 40 * SAMPLE_RATE),
     ]
-    chunks = pack_chunks(samples, regions, CHUNK_S)
+    chunks = list(pack_chunks(samples, regions, CHUNK_S))
     # 10 + 18 = 28 s fit; the 9 s region would overflow 30 s and opens the next chunk at speech time 28 s.
     assert [(o, d) for o, d, _ in chunks] == [(0.0, 28.0), (28.0, 9.0)]
     assert chunks[0][2][10 * SAMPLE_RATE] == 12 * SAMPLE_RATE  # spliced: the second region follows the first
     # A region longer than 30 s (the energy detector has no maximum) is cut at 30 s.
-    long = pack_chunks(samples, [(0, 70 * SAMPLE_RATE)], CHUNK_S)
+    long = list(pack_chunks(samples, [(0, 70 * SAMPLE_RATE)], CHUNK_S))
     assert [(o, d) for o, d, _ in long] == [(0.0, 30.0), (30.0, 30.0), (60.0, 10.0)]
-    assert pack_chunks(samples, [], CHUNK_S) == []
+    assert list(pack_chunks(samples, [], CHUNK_S)) == []
 
 
 def test_words_stay_inside_their_region_when_clipped():
