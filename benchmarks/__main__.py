@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead: matmul rates at tiny.en's shapes, float32 vs bfloat16, XLA vs oneDNN",
     )
     p.add_argument(
+        "--first-run",
+        action="store_true",
+        help="instead: what the LiteRT decoder-step program costs the first time it runs at a larger shape",
+    )
+    p.add_argument(
         "--windows", type=int, default=8, metavar="W", help="30 s windows in the batch (default %(default)s)"
     )
     p.add_argument(
@@ -154,13 +159,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from benchmarks.profile import format_kernels, format_profile, kernel_rates, run_profile
+    from benchmarks.profile import first_run_costs, format_kernels, format_profile, kernel_rates, run_profile
 
     if args.kernels:
         print(format_kernels(kernel_rates()))
         return 0
+    if args.first_run:
+        for row in first_run_costs():
+            print(row)
+        return 0
     if not args.file:
-        print("python -m benchmarks profile: give a FILE (at least 30 s long) or --kernels", file=sys.stderr)
+        print(
+            "python -m benchmarks profile: give a FILE (at least 30 s long), --kernels or --first-run",
+            file=sys.stderr,
+        )
         return 2
     print(format_profile(run_profile(args.file, args.windows, args.repeat)))
     return 0

@@ -181,3 +181,40 @@ def format_kernels(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         lines.append(f"{r['product']:28} {r['dtype']:9} {r['runtime']:8} {r['ms']:8.2f} {r['gflops']:8.0f}")
     return "\n".join(lines)
+
+
+def first_run_costs(compute_type: str = "int8", xnnpack: bool = True) -> list[str]:
+    """The decoder-step program's first and second invoke at growing shapes (rows = windows x beam 5, cache
+    slots), in one interpreter: the cost `LiteRtEngine` pays once per process by warming the largest shape
+    first. `xnnpack=False` runs TFLite's builtin kernels, to tell the delegate's share from the runtime's."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from asr_assets.asr.litert.programs import ensure_programs
+
+    checkpoint, directory = ensure_programs(None, compute_type)
+    d = checkpoint.dims
+    heads, head_dim, layers = d.n_text_head, d.n_text_state // d.n_text_head, d.n_text_layer
+    kwargs = (
+        {} if xnnpack else {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    )
+    interpreter = Interpreter(model_path=str(directory / "step.tflite"), num_threads=2, **kwargs)
+    rows = []
+    for windows, slots in ((1, 32), (8, 32), (8, 96), (6, 96), (8, 225), (8, 64)):
+        r = windows * 5
+        shapes = [(r,), (r,), (r, slots), (d.n_vocab,)]
+        shapes += [(r, heads, slots, head_dim)] * (2 * layers) + [
+            (windows, heads, d.n_audio_ctx, head_dim)
+        ] * (2 * layers)
+        for detail, shape in zip(interpreter.get_input_details(), shapes, strict=True):
+            interpreter.resize_tensor_input(detail["index"], shape, strict=False)
+        interpreter.allocate_tensors()
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            interpreter.invoke()
+            times.append(1000 * (time.perf_counter() - start))
+        rows.append(
+            f"{compute_type} {'xnnpack' if xnnpack else 'builtin'}: {windows} windows x beam 5, {slots} slots: "
+            f"first invoke {times[0]:.0f} ms, second {times[1]:.0f} ms"
+        )
+    return rows

@@ -52,3 +52,10 @@ def test_kernel_rates_cover_both_formats_and_runtimes():
     }
     assert all(r["ms"] > 0 and r["gflops"] > 0 for r in rows)
     assert "output projection, 40 rows" in format_kernels(rows)
+
+
+def test_first_run_costs_report_every_shape():
+    from benchmarks.profile import first_run_costs
+
+    rows = first_run_costs()
+    assert len(rows) == 6 and all("first invoke" in r and "second" in r for r in rows)
