@@ -103,7 +103,8 @@ def test_ingest_job_transcribes_the_good_files_and_quarantines_the_bad(
     assert all(c[3] > 5 and len(c[4]) == 64 for c in calls)
     quarantine = dict(_query(database_url, "select file_name, reason_code from asr_raw.quarantine"))
     assert quarantine == EXPECTED_QUARANTINE
-    assert counts["channels"] == 3 and counts["segments"] > 3
+    # the batched mode writes one segment per VAD chunk: at least one per channel with speech
+    assert counts["channels"] == 3 and counts["segments"] >= 3
     # words lie inside their call and their segment, probabilities are probabilities
     bad = _query(
         database_url,

@@ -120,10 +120,9 @@ class LiteRtEngine:
         if mel.ndim != 3 or mel.shape[1:] != expected:
             raise ValueError(f"mel must be (batch, {expected[0]}, {expected[1]}), got {mel.shape}")
         shape = (len(mel), self.heads, self.dims.n_audio_ctx, self.head_dim)
-        # With int8 weights, kept in float16 between the programs (written back as float32 into their inputs):
-        # 9 MB instead of 18 MB per window for tiny, a rounding far below what the int8 weights change. The
-        # float32 programs keep float32, the XLA engine's tokens (tested).
-        dtype = np.float16 if self.compute_type == "int8" else np.float32
+        # float32, as the programs take them. A float16 store (half the memory) was measured and dropped: with int8
+        # weights it moved a sample call's talk time by 0.9 s (BENCHMARKS.md, "Memory").
+        dtype = np.float32
         cross = [np.empty(shape, dtype) for _ in range(2 * self.layers)]
         for i, window in enumerate(mel):
             self._encoder.view(0)[0] = window
