@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead: what the LiteRT decoder-step program costs the first time it runs at a larger shape",
     )
     p.add_argument(
+        "--no-xnnpack",
+        action="store_true",
+        help="with --first-run: TFLite's builtin kernels instead of XNNPACK",
+    )
+    p.add_argument(
         "--windows", type=int, default=8, metavar="W", help="30 s windows in the batch (default %(default)s)"
     )
     p.add_argument(
@@ -165,7 +170,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print(format_kernels(kernel_rates()))
         return 0
     if args.first_run:
-        for row in first_run_costs():
+        for row in first_run_costs(xnnpack=not args.no_xnnpack):
             print(row)
         return 0
     if not args.file:
