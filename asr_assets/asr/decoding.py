@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from asr_assets.asr.checkpoints import Checkpoint
 from asr_assets.asr.constants import MAX_LENGTH
-from asr_assets.asr.decoding_types import GenerateOptions, GenerationResult, SpecialTokens
+from asr_assets.asr.decoding_types import GenerateOptions, GenerationResult, SpecialTokens, suppress_masks
 from asr_assets.asr.logit_rules import apply_rules
 from asr_assets.asr.model import MASK_VALUE, build_model
 from asr_assets.asr.tokenizer import Tokenizer
@@ -133,19 +133,6 @@ class WhisperEngine:
             i += 1
         return prompt[i - 1] != tok.no_timestamps
 
-    def _suppress_masks(self, options: GenerateOptions) -> tuple[np.ndarray, np.ndarray]:
-        v = self.dims.n_vocab
-        suppress = np.zeros(v, bool)
-        for i in options.suppress_tokens:
-            if i == -1:
-                suppress[list(self.checkpoint.suppress_ids)] = True
-            elif 0 <= i < v:
-                suppress[i] = True
-        begin = np.zeros(v, bool)
-        if options.suppress_blank:
-            begin[[i for i in self.checkpoint.suppress_ids_begin if 0 <= i < v]] = True
-        return suppress, begin
-
     def _generate_chunk(self, enc: tf.Tensor, prompts: list[list[int]], options: GenerateOptions):
         n = len(prompts)
         w = bucket(n, WINDOW_BUCKETS)
@@ -176,7 +163,7 @@ class WhisperEngine:
             ts_rules[i] = self._uses_timestamp_rules(pr)
         if w > n:
             enc = tf.concat([enc, tf.repeat(enc[-1:], w - n, axis=0)], axis=0)
-        suppress, begin = self._suppress_masks(options)
+        suppress, begin = suppress_masks(self.checkpoint, options)
         slots = bucket(p, LOOP_PROMPT_BUCKETS)
         cross, prompt_kv, prompt_valid, first_logits, no_speech = self._prefill_fn(w, p, slots)(
             enc, tf.constant(tokens), tf.constant(positions), tf.constant(key_start), tf.constant(sot_slot)

@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
+    from asr_assets.asr.checkpoints import Checkpoint
     from asr_assets.asr.tokenizer import Tokenizer
 
 
@@ -57,3 +60,21 @@ class SpecialTokens:
             english=tokenizer.language_tokens.get("en") if tokenizer.multilingual else None,
             transcribe=tokenizer.transcribe,
         )
+
+
+def suppress_masks(checkpoint: Checkpoint, options: GenerateOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(suppressed at every step, suppressed at the first step only) as boolean masks over the vocabulary.
+
+    -1 in suppress_tokens expands to the checkpoint's suppress_ids; the first-step ids are suppress_blank's.
+    """
+    v = checkpoint.dims.n_vocab
+    suppress = np.zeros(v, bool)
+    for i in options.suppress_tokens:
+        if i == -1:
+            suppress[list(checkpoint.suppress_ids)] = True
+        elif 0 <= i < v:
+            suppress[i] = True
+    begin = np.zeros(v, bool)
+    if options.suppress_blank:
+        begin[[i for i in checkpoint.suppress_ids_begin if 0 <= i < v]] = True
+    return suppress, begin

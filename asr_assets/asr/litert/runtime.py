@@ -23,7 +23,7 @@ import numpy as np
 
 from asr_assets.asr.checkpoints import Checkpoint
 from asr_assets.asr.constants import MAX_LENGTH
-from asr_assets.asr.decoding_types import GenerateOptions, GenerationResult, SpecialTokens
+from asr_assets.asr.decoding_types import GenerateOptions, GenerationResult, SpecialTokens, suppress_masks
 from asr_assets.asr.litert.programs import TOP_K
 from asr_assets.asr.tokenizer import Tokenizer
 
@@ -122,8 +122,7 @@ class LiteRtEngine:
         shape = (len(mel), self.heads, self.dims.n_audio_ctx, self.head_dim)
         # float32, as the programs take them. A float16 store (half the memory) was measured and dropped: with int8
         # weights it moved a sample call's talk time by 0.9 s (BENCHMARKS.md, "Memory").
-        dtype = np.float32
-        cross = [np.empty(shape, dtype) for _ in range(2 * self.layers)]
+        cross = [np.empty(shape, np.float32) for _ in range(2 * self.layers)]
         for i, window in enumerate(mel):
             self._encoder.view(0)[0] = window
             for out, value in zip(cross, self._encoder.run(), strict=True):
@@ -141,15 +140,11 @@ class LiteRtEngine:
     # ------------------------------------------------------------------ generate
 
     def _vocab_bias(self, options: GenerateOptions) -> tuple[np.ndarray, np.ndarray]:
-        v = self.dims.n_vocab
-        every = np.zeros(v, np.float32)
-        for i in options.suppress_tokens:
-            ids = list(self.checkpoint.suppress_ids) if i == -1 else [i] if 0 <= i < v else []
-            every[ids] = MASK
-        first = every.copy()
-        if options.suppress_blank:
-            first[[i for i in self.checkpoint.suppress_ids_begin if 0 <= i < v]] = MASK
-        return every, first
+        """decoding_types.suppress_masks as the step program's additive bias: (every step, the first step)."""
+        suppress, begin = suppress_masks(self.checkpoint, options)
+        return np.where(suppress, MASK, 0.0).astype(np.float32), np.where(suppress | begin, MASK, 0.0).astype(
+            np.float32
+        )
 
     def generate(
         self, cross: list[np.ndarray], prompts: list[list[int]], options: GenerateOptions
@@ -193,7 +188,6 @@ class LiteRtEngine:
         every row of [*sot_sequence, <|notimestamps|>, *text, eot], text probabilities + a trailing 0)."""
         tok = self.tokens
         sot_sequence = tuple(int(t) for t in (self.sot_sequence if sot_sequence is None else sot_sequence))
-        results = []
         s = self.dims.n_audio_ctx
         kv_shape = (1, self.heads, s, self.head_dim)
         # Longest first: the program then only shrinks (see _Program.warm for what growing costs).
@@ -219,8 +213,7 @@ class LiteRtEngine:
             token_probs = np.append(probs[0, off : off + len(text)], np.float32(0.0)).astype(np.float32)
             out[i] = (scores[0, :, : len(seq)].copy(), token_probs)
             del scores, probs
-        results = [out[i] for i in range(len(text_tokens))]
-        return results
+        return [out[i] for i in range(len(text_tokens))]
 
 
 class _Search:
