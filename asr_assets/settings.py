@@ -14,6 +14,7 @@ with its data in $ASR_HOME/pgdata (`pgdata_dir()`).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ class Settings:
     model_cache: Path
     sensor_interval_s: int
     dbt_project_dir: Path
+    db_connect_timeout_s: int
+    db_statement_timeout_s: int
+    db_lock_timeout_s: int
     set_variables: frozenset[str] = field(repr=False)  # which of our variables are set, for `is_set`
 
     @classmethod
@@ -79,6 +83,9 @@ class Settings:
             model_cache=model_cache,
             sensor_interval_s=int(env.get("ASR_SENSOR_INTERVAL_S") or DEFAULT_SENSOR_INTERVAL_S),
             dbt_project_dir=Path(env.get("ASR_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_transcripts"),
+            db_connect_timeout_s=int(env.get("ASR_DB_CONNECT_TIMEOUT_S") or 10),
+            db_statement_timeout_s=int(env.get("ASR_DB_STATEMENT_TIMEOUT_S") or 1800),
+            db_lock_timeout_s=int(env.get("ASR_DB_LOCK_TIMEOUT_S") or 60),
             set_variables=frozenset(
                 name for name, value in env.items() if value and name.startswith(OUR_PREFIXES)
             ),
@@ -112,7 +119,18 @@ def instance_config(home: Path) -> dict:
     """
     return {
         "storage": {"sqlite": {"base_dir": str(home / "storage")}},
-        "concurrency": {"runs": {"max_concurrent_runs": 1}},
+        "concurrency": {
+            "runs": {
+                "max_concurrent_runs": 1,
+                # never two runs of one partition at once (a UI materialisation beside the sensor's run)
+                "tag_concurrency_limits": [
+                    {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+                ],
+            }
+        },
+        # A failed run is re-executed once from the failed step (finished steps are kept); the landing sensor
+        # retries it again later, with a backoff, if that fails too (asr_assets/defs/batch_runs.py).
+        "run_retries": {"enabled": True, "max_retries": 1, "retry_on_asset_or_op_failure": True},
         "run_queue": {"dequeue_interval_seconds": RUN_DEQUEUE_INTERVAL_S},
         # a run whose worker never came up (e.g. the code location failed to load) fails instead of hanging
         "run_monitoring": {"enabled": True, "start_timeout_seconds": 300, "poll_interval_seconds": 30},
@@ -165,14 +183,41 @@ def libpq_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql"))
 
 
+SECRET_WORDS = ("pass", "secret", "token", "key", "credential", "signature")
+KEY_VALUE_SECRET = re.compile(
+    r"(\b\w*(?:pass|secret|token|key)\w*\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE
+)
+
+
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***, for logs and messages."""
+    """The URL (or libpq "key=value" string) with every secret replaced by ***, for logs and messages: the userinfo
+    password, and query parameters such as ?password=, sslpassword=, a token or a signature."""
+    if "://" not in url:
+        return KEY_VALUE_SECRET.sub(r"\1***", url)
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "") + ":***"
-    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}"))
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = netloc.rsplit("@", 1)[1]
+        netloc = f"{parts.username or ''}:***@{host}"
+    query = "&".join(
+        f"{name}=***" if any(word in name.lower() for word in SECRET_WORDS) and sep else f"{name}{sep}{value}"
+        for name, sep, value in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def connect_options() -> dict[str, object]:
+    """psycopg2.connect keywords that bound every wait: a black-holed host, a stuck statement, a held lock.
+
+    Statement and lock timeouts are server settings for the session (libpq `options`), so they also bound the
+    registry's advisory lock. A COPY of a whole batch stays far below the statement timeout.
+    """
+    config = current()
+    return {
+        "connect_timeout": config.db_connect_timeout_s,
+        "options": f"-c statement_timeout={config.db_statement_timeout_s * 1000} "
+        f"-c lock_timeout={config.db_lock_timeout_s * 1000}",
+    }
 
 
 def child_env(**overrides: str) -> dict[str, str]:

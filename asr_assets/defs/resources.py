@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from typing import IO, TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ import soundfile as sf
 from pydantic import PrivateAttr
 
 from asr_assets import settings
+from asr_assets.defs.discovery import Listing, list_landing
 from asr_assets.hashing import sha256_stream
 
 if TYPE_CHECKING:
@@ -31,6 +31,10 @@ from asr_assets.local.embedded_pg import ensure_database_url
 DEFAULT_BATCH_MAX_FILES = 200
 DEFAULT_BATCH_MAX_AUDIO_S = 4 * 3600.0
 DEFAULT_MAX_FILES_PER_TICK = 200
+DEFAULT_MAX_BYTES_PER_TICK = 4 << 30  # ~8 s of hashing at 500 MB/s
+DEFAULT_MAX_TICK_S = 20.0
+DEFAULT_BATCH_MAX_ATTEMPTS = 5
+DEFAULT_RETRY_BACKOFF_S = 30
 
 
 def _env_or(name: str, default: Any) -> Any:
@@ -77,40 +81,12 @@ class PostgresResource(dg.ConfigurableResource):
         import psycopg2
 
         self.migrate()
-        conn = psycopg2.connect(self.dsn)
+        conn = psycopg2.connect(self.dsn, **settings.connect_options())
         try:
             with conn:
                 yield conn
         finally:
             conn.close()
-
-
-@dataclass(frozen=True)
-class LandedObject:
-    """A file in the landing zone as listed (before hashing)."""
-
-    uri: str
-    name: str  # base name, as uploaded
-    size_bytes: int
-    modified: float  # POSIX seconds; the sensor's high-water mark
-
-
-def _modified(info: dict[str, Any]) -> float:
-    """Modification time from an fsspec listing: local `mtime`, S3 `LastModified`, GCS `updated`, ..."""
-    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
-        value = info.get(key)
-        if isinstance(value, datetime):
-            return value.timestamp()
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    return 0.0
-
-
-def is_partial_upload(name: str) -> bool:
-    """Temp names of writers that rename into place (ours: `.<name>.part`): never picked up half-written."""
-    return name.startswith(".") or name.endswith((".part", ".tmp", ".crdownload"))
 
 
 class LandingZoneResource(dg.ConfigurableResource):
@@ -124,25 +100,24 @@ class LandingZoneResource(dg.ConfigurableResource):
     batch_max_audio_s: float = DEFAULT_BATCH_MAX_AUDIO_S
     # How long an under-full batch stays open for more files; 0 = close every batch at the end of its tick.
     batch_max_wait_s: float = 0.0
+    # A tick hashes unseen files until one of these is reached and leaves the rest to the next tick: Dagster
+    # cancels a sensor evaluation after 60 s, and a tick that never finishes would hash the same files forever.
     max_files_per_tick: int = DEFAULT_MAX_FILES_PER_TICK
+    max_bytes_per_tick: int = DEFAULT_MAX_BYTES_PER_TICK
+    max_tick_s: float = DEFAULT_MAX_TICK_S
+    # Runs the sensor requests per batch before it gives up (each run also retries its steps, and Dagster may
+    # re-execute a failed run once); the wait between them starts at retry_backoff_s and doubles.
+    batch_max_attempts: int = DEFAULT_BATCH_MAX_ATTEMPTS
+    retry_backoff_s: float = DEFAULT_RETRY_BACKOFF_S
 
-    def _fs(self) -> tuple[Any, str]:
+    def resolved_url(self) -> str:
+        """The landing URL with its protocol (file:// locally): the identity batches are recorded under."""
         fs, root = fsspec.core.url_to_fs(self.url or settings.landing_url())
-        return fs, root
+        return settings.redact_url(fs.unstrip_protocol(root.rstrip("/")))
 
-    def list_objects(self) -> list[LandedObject]:
-        """Every complete file under the landing URL (recursively), in no particular order."""
-        fs, root = self._fs()
-        if not fs.exists(root):
-            return []
-        objects = []
-        for path, info in fs.find(root, detail=True).items():
-            name = path.rsplit("/", 1)[-1]
-            if info.get("type") != "file" or is_partial_upload(name):
-                continue
-            uri = fs.unstrip_protocol(path)
-            objects.append(LandedObject(uri, name, int(info.get("size") or 0), _modified(info)))
-        return objects
+    def listing(self) -> Listing:
+        """Every entry under the landing URL (recursively): complete files, and the rest with a reason."""
+        return list_landing(self.url or settings.landing_url())
 
 
 def open_uri(uri: str, mode: str = "rb") -> IO[bytes]:
@@ -188,7 +163,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         uri = self.uri(*parts)
         fs, path = fsspec.core.url_to_fs(uri)
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        tmp = f"{path}.part"
+        tmp = f"{path}.{uuid.uuid4().hex}.part"  # unique: two runs of one partition may write at once
         with fs.open(tmp, "wb") as fh:
             fh.write(data)
         fs.mv(tmp, path)
@@ -258,6 +233,8 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             batch_max_audio_s=_env_int_or("ASR_BATCH_MAX_AUDIO_S", int(DEFAULT_BATCH_MAX_AUDIO_S)),
             batch_max_wait_s=_env_int_or("ASR_BATCH_MAX_WAIT_S", 0),
             max_files_per_tick=_env_int_or("ASR_MAX_FILES_PER_TICK", DEFAULT_MAX_FILES_PER_TICK),
+            batch_max_attempts=_env_int_or("ASR_BATCH_MAX_ATTEMPTS", DEFAULT_BATCH_MAX_ATTEMPTS),
+            retry_backoff_s=_env_int_or("ASR_RETRY_BACKOFF_S", DEFAULT_RETRY_BACKOFF_S),
         ),
         "artifacts": ArtifactStoreResource(url=_env_or("ASR_STORAGE_URL", None)),
         "whisper": WhisperModelResource(model_path=_env_or("ASR_MODEL_PATH", None)),

@@ -88,7 +88,7 @@ def ingest(args: argparse.Namespace) -> int:
             print(f"started dagster-daemon (pid {daemon.pid}, log {log_path})")
         checksums = [item.checksum for item in landed]
         print("waiting for the landing sensor and the runs ...", flush=True)
-        wait_for_runs(instance, dsn, checksums, time.monotonic() + args.timeout, daemon, runs)
+        statuses = wait_for_runs(instance, dsn, checksums, time.monotonic() + args.timeout, daemon, runs)
         conn = psycopg2.connect(dsn)
         try:
             keys = batch_keys(conn, checksums)
@@ -96,7 +96,7 @@ def ingest(args: argparse.Namespace) -> int:
             marts = mart_rows(conn, checksums)
         finally:
             conn.close()
-    except (TimeoutError, RuntimeError, KeyboardInterrupt) as e:
+    except (TimeoutError, RuntimeError, KeyboardInterrupt, psycopg2.OperationalError) as e:
         print(f"asr-assets ingest: {e or 'interrupted'}", file=sys.stderr)
         if daemon is not None:
             stop_daemon_tree(daemon)
@@ -110,22 +110,24 @@ def ingest(args: argparse.Namespace) -> int:
     print()
     ok, quarantined, duplicates = print_report(landed, rows, keys)
     print_marts(landed, marts)
-    failed = [key for key, record in runs.items() if not record.dagster_run.is_success]
+    failed = sorted(key for key, (status, _, _) in statuses.items() if status != "succeeded")
     print()
     print(
         f"{len(landed)} file(s): {ok} transcribed, {quarantined} quarantined"
         + (f", {duplicates} duplicate(s)" if duplicates else "")
-        + f"; {len(runs)} batch run(s), "
-        f"{len(runs) - len(failed)} succeeded; {time.monotonic() - started_at:.0f} s"
+        + f"; {len(statuses)} batch(es), {len(statuses) - len(failed)} succeeded; "
+        f"{time.monotonic() - started_at:.0f} s"
     )
     for key in failed:
-        run = runs[key].dagster_run
+        status, attempts, error = statuses[key]
         print(
-            f"batch {key}: run {run.run_id} {run.status.value}; details in `asr-assets ui` -> Runs",
+            f"batch {key}: {status} after {attempts} attempt(s); re-materialise it in `asr-assets ui` once fixed",
             file=sys.stderr,
         )
-        for step, error in step_failures(instance, run.run_id):
-            print(f"  {step}: {error}", file=sys.stderr)
+        print(f"  {error}", file=sys.stderr)
+        if key in runs:
+            for step, step_error in step_failures(instance, runs[key].dagster_run.run_id):
+                print(f"  {step}: {step_error}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -39,7 +39,24 @@ def _bin(name: str) -> str:
     return str(local) if local.exists() else name
 
 
+def daemon_process_running(dagster_home: str) -> bool:
+    """A `dagster-daemon run` process of this Dagster home exists on this machine. The heartbeat alone is not
+    enough: a daemon killed seconds ago still has a fresh one, and `ingest` would wait for a daemon that is gone."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if not any(part.endswith("dagster-daemon") for part in cmd[:2]) or "run" not in cmd:
+            continue
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get("DAGSTER_HOME") == dagster_home:
+                return True
+    return False
+
+
 def daemon_alive(env: dict[str, str]) -> bool:
+    if not daemon_process_running(env["DAGSTER_HOME"]):
+        return False
     out = subprocess.run(
         [_bin("dagster-daemon"), "liveness-check"],
         env=env | {"DAGSTER_DAEMON_HEARTBEAT_TOLERANCE": str(HEARTBEAT_TOLERANCE_S)},

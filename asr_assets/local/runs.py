@@ -19,6 +19,16 @@ def batch_keys(conn, checksums: list[str]) -> dict[str, str]:
         return dict(cur.fetchall())
 
 
+SETTLED = ("succeeded", "given_up")
+
+
+def batch_status(conn, keys: list[str]) -> dict[str, tuple[str, int, str | None]]:
+    """Per batch key: (status, attempts, last error) from the registry."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("batch_status"), {"k": keys})
+        return {key: (status, attempts, error) for key, status, attempts, error in cur.fetchall()}
+
+
 def wait_for_runs(
     instance,
     dsn: str,
@@ -26,40 +36,55 @@ def wait_for_runs(
     deadline: float,
     daemon: subprocess.Popen | None,
     runs: dict[str, Any],
-) -> dict[str, Any]:
-    """Poll the registry until every file has a batch, then the instance until each batch's run is finished.
+) -> dict[str, tuple[str, int, str | None]]:
+    """Poll the registry until every file has a batch and every batch is settled (succeeded, or given up after
+    its retries); returns each batch's (status, attempts, last error).
 
-    `runs` (batch key -> latest RunRecord) is filled in place, so a caller that is interrupted knows them.
+    A failed run is not the end: the landing sensor retries its batch, so this waits for the batch's status, not
+    for one run. `runs` (batch key -> latest RunRecord) is filled in place, so a caller that is interrupted knows
+    them. A database that drops while we wait is waited for, like the daemon does.
     """
     import psycopg2
     from dagster import RunsFilter
 
     keys: dict[str, str] = {}
+    statuses: dict[str, tuple[str, int, str | None]] = {}
     reported: dict[str, str] = {}
+    db_down = False
     while time.monotonic() < deadline:
         if daemon is not None and daemon.poll() is not None:
             raise RuntimeError(f"dagster-daemon exited with code {daemon.returncode}; see its log")
-        if len(keys) < len(set(checksums)):
-            conn = psycopg2.connect(dsn)
+        try:
+            conn = psycopg2.connect(dsn, connect_timeout=5)
             try:
                 keys = batch_keys(conn, checksums)
+                statuses = batch_status(conn, sorted(set(keys.values())))
             finally:
                 conn.close()
+            if db_down:
+                print("  database is back", flush=True)
+            db_down = False
+        except psycopg2.OperationalError as e:
+            if not db_down:
+                print(f"  database unavailable, waiting: {str(e).strip().splitlines()[0]}", flush=True)
+            db_down = True
         for key in sorted(set(keys.values())):
             records = instance.get_run_records(
                 RunsFilter(job_name=JOB_NAME, tags={"dagster/partition": key}), limit=1
             )
             if records:
-                run = records[0].dagster_run
                 runs[key] = records[0]
-                if reported.get(key) != run.status.value:
-                    reported[key] = run.status.value
-                    print(f"  batch {key}: run {run.run_id[:8]} {run.status.value}", flush=True)
+            status, attempts, _ = statuses.get(key, ("open", 0, None))
+            run_status = records[0].dagster_run.status.value if records else "no run yet"
+            line = f"{status} (attempt {attempts}, run {run_status})"
+            if reported.get(key) != line:
+                reported[key] = line
+                print(f"  batch {key}: {line}", flush=True)
         done = len(keys) == len(set(checksums)) and all(
-            key in runs and runs[key].dagster_run.is_finished for key in set(keys.values())
+            statuses.get(key, ("open",))[0] in SETTLED for key in set(keys.values())
         )
         if done:
-            return runs
+            return statuses
         time.sleep(POLL_S)
     raise TimeoutError(f"no result within the timeout; the daemon's log has the details{daemon_hint(daemon)}")
 
@@ -71,7 +96,9 @@ def abandon_runs(instance, runs: dict[str, Any]) -> None:
         run = instance.get_run_by_id(record.dagster_run.run_id)
         if run is not None and not run.is_finished:
             instance.report_run_failed(run, message="asr-assets ingest stopped before the run finished")
-            print(f"  batch {key}: run {run.run_id[:8]} marked FAILURE (re-execute it in `asr-assets ui`)")
+            print(
+                f"  batch {key}: run {run.run_id[:8]} marked FAILURE (the next `asr-assets ingest` retries it)"
+            )
 
 
 def step_failures(instance, run_id: str, max_chars: int = 800) -> list[tuple[str, str]]:

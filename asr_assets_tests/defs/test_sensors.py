@@ -8,8 +8,8 @@ import pytest
 
 from asr_assets import settings
 from asr_assets.defs.partitions import ingest_batches
-from asr_assets.defs.resources import LandedObject, LandingZoneResource, PostgresResource
-from asr_assets.defs.sensors import LandingCursor, landing_sensor, pending_objects
+from asr_assets.defs.resources import LandingZoneResource, PostgresResource
+from asr_assets.defs.sensors import landing_sensor
 from asr_assets.defs.sql.migrate import migrate
 
 
@@ -24,7 +24,6 @@ class Landing:
             "landing": LandingZoneResource(url=str(root), **batching),
             "postgres": PostgresResource(database_url=database_url),
         }
-        self.cursor: str | None = None
         self._mtime = 1_700_000_000.0
 
     def put(self, src: Path, name: str) -> Path:
@@ -34,16 +33,15 @@ class Landing:
         os.utime(dest, (self._mtime, self._mtime))
         return dest
 
-    def tick(self, cursor: str | None = "keep") -> dg.SensorResult:
+    def tick(self) -> dg.SensorResult:
         context = dg.build_sensor_context(
             instance=self.instance,
-            cursor=self.cursor if cursor == "keep" else cursor,
+            cursor=None,
             resources=self.resources,
         )
         result = landing_sensor(context)
         for request in result.dynamic_partitions_requests:
             self.instance.add_dynamic_partitions(ingest_batches.name, list(request.partition_keys))
-        self.cursor = result.cursor
         return result
 
     def query(self, sql: str) -> list[tuple]:
@@ -57,7 +55,8 @@ class Landing:
 
 
 _EMPTY_REGISTRY = (
-    "truncate asr_raw.landed_duplicates, asr_raw.landed_files, asr_raw.ingest_batches cascade; select 1"
+    "truncate asr_raw.landed_duplicates, asr_raw.landed_files, asr_raw.ingest_batches, asr_raw.landing_objects "
+    "cascade; select 1"
 )
 
 
@@ -85,7 +84,7 @@ def test_new_files_make_one_partition_and_one_run(landing, sample_calls):
     result = landing.tick()
     added = _added(result)
     assert len(added) == 1
-    assert [(r.partition_key, r.run_key) for r in result.run_requests] == [(added[0], added[0])]
+    assert [(r.partition_key, r.run_key) for r in result.run_requests] == [(added[0], f"{added[0]}:1")]
     rows = landing.query("select file_name, partition_key, header_duration_s from asr_raw.landed_files")
     assert sorted(r[0] for r in rows) == sorted(p.name for p in sample_calls[:3])
     assert {r[1] for r in rows} == {added[0]} and all(r[2] > 1 for r in rows)
@@ -106,7 +105,7 @@ def test_reupload_under_another_name_is_a_duplicate_not_a_new_call(landing, samp
     assert dupes == [("same call, renamed.wav",)]
 
 
-def test_cursor_resume_registers_only_later_files(landing, sample_calls):
+def test_a_later_tick_registers_only_later_files(landing, sample_calls):
     landing.put(sample_calls[0], "a.wav")
     first = landing.tick()
     landing.put(sample_calls[1], "b.wav")
@@ -117,17 +116,17 @@ def test_cursor_resume_registers_only_later_files(landing, sample_calls):
     assert by_file == {"a.wav": _added(first)[0], "b.wav": _added(second)[0]}
 
 
-def test_lost_cursor_creates_no_new_partitions_for_registered_files(landing, sample_calls):
+def test_a_fresh_instance_on_the_same_database_requests_nothing_new(landing, sample_calls):
     for path in sample_calls[:2]:
         landing.put(path, path.name)
-    first = landing.tick()
-    keys = _added(first)
-    rescan = landing.tick(cursor=None)  # cursor deleted: everything is listed and hashed again
-    assert _added(rescan) == []  # partitions exist already
-    # the same batch is requested again under the same run key: the daemon skips a completed run key
-    assert [r.run_key for r in rescan.run_requests] == keys
+    keys = _added(landing.tick())
+    with dg.instance_for_test() as other:  # a second deployment, or a restarted one with its storage lost
+        rescan = Landing(landing.root, landing.database_url, other).tick()
+    assert _added(rescan) == [] and rescan.run_requests == []  # the batch is requested already
     assert landing.query("select count(*) from asr_raw.landed_files") == [(2,)]
-    assert landing.query("select count(*) from asr_raw.ingest_batches") == [(1,)]
+    assert landing.query("select partition_key, status, attempts from asr_raw.ingest_batches") == [
+        (keys[0], "requested", 1)
+    ]
 
 
 def test_batches_are_bounded_by_file_count(tmp_path, database_url, sample_calls):
@@ -143,10 +142,10 @@ def test_batches_are_bounded_by_file_count(tmp_path, database_url, sample_calls)
             "select partition_key, count(*) from asr_raw.landed_files group by 1 order by 1"
         )
         landing.query(
-            "truncate asr_raw.landed_duplicates, asr_raw.landed_files, asr_raw.ingest_batches; select 1"
+            "truncate asr_raw.landed_duplicates, asr_raw.landed_files, asr_raw.ingest_batches, asr_raw.landing_objects; select 1"
         )
     assert [n for _, n in sizes] == [2, 2]
-    assert _added(result) == [k for k, _ in sizes] == [r.run_key for r in result.run_requests]
+    assert _added(result) == [k for k, _ in sizes] == [r.partition_key for r in result.run_requests]
 
 
 def test_batches_are_bounded_by_audio_duration(tmp_path, database_url, write_tone):
@@ -161,25 +160,94 @@ def test_batches_are_bounded_by_audio_duration(tmp_path, database_url, write_ton
         landing.tick()
         sizes = landing.query("select count(*) from asr_raw.landed_files group by partition_key order by 1")
         landing.query(
-            "truncate asr_raw.landed_duplicates, asr_raw.landed_files, asr_raw.ingest_batches; select 1"
+            "truncate asr_raw.landed_duplicates, asr_raw.landed_files, asr_raw.ingest_batches, asr_raw.landing_objects; select 1"
         )
     assert [n for (n,) in sizes] == [1, 1, 1]  # 3 s + 3 s > 5 s
-
-
-def test_pending_objects_keeps_files_landed_in_the_same_second():
-    a = LandedObject("file:///l/a.wav", "a.wav", 1, 100.0)
-    b = LandedObject("file:///l/b.wav", "b.wav", 1, 100.0)
-    c = LandedObject("file:///l/c.wav", "c.wav", 1, 101.0)
-    todo, cursor = pending_objects([b, a], LandingCursor(), limit=1)
-    assert todo == [a] and cursor.modified == 100.0 and cursor.uris_at_mark == (a.uri,)
-    todo, cursor = pending_objects([a, b, c], cursor, limit=10)
-    assert todo == [b, c] and cursor.uris_at_mark == (c.uri,)
-    assert pending_objects([a, b, c], cursor, limit=10)[0] == []
-    assert LandingCursor.from_json(cursor.to_json()) == cursor
 
 
 def test_partial_uploads_are_not_listed(tmp_path):
     (tmp_path / ".call.wav.part").write_bytes(b"RIFF")
     (tmp_path / "call.wav").write_bytes(b"RIFF")
-    names = [o.name for o in LandingZoneResource(url=str(tmp_path)).list_objects()]
-    assert names == ["call.wav"]
+    listing = LandingZoneResource(url=str(tmp_path)).listing()
+    assert [o.name for o in listing.objects] == ["call.wav"]
+    assert [e.reason.split(" (")[0] for e in listing.skipped] == ["temporary name"]
+
+
+def test_files_with_old_modification_times_are_registered(landing, sample_calls):
+    """mv, cp -p, rsync -a and SMB copies keep the source's time: discovery must not depend on it (F4)."""
+    landing.put(sample_calls[0], "new.wav")
+    landing.tick()
+    old = landing.root / "moved_in_with_old_mtime.wav"
+    shutil.copyfile(sample_calls[1], old)
+    os.utime(old, (1_000_000_000, 1_000_000_000))  # 2001
+    second = landing.tick()
+    assert len(_added(second)) == 1
+    names = {r[0] for r in landing.query("select file_name from asr_raw.landed_files")}
+    assert names == {"new.wav", "moved_in_with_old_mtime.wav"}
+
+
+def test_a_name_that_is_not_utf8_is_registered_and_the_tick_goes_on(landing, sample_calls):
+    """A Latin-1 name made every tick fail until the file was deleted (F3)."""
+    raw = os.fsencode(landing.root) + b"/M\xfcller.wav"
+    with open(raw, "wb") as f:
+        f.write(sample_calls[0].read_bytes())
+    landing.put(sample_calls[1], "innocent_next.wav")
+    result = landing.tick()
+    assert len(result.run_requests) == 1
+    rows = landing.query(
+        "select file_name, source_uri, source_uri_bytes from asr_raw.landed_files order by 1"
+    )
+    assert [r[0] for r in rows] == ["M\\xfcller.wav", "innocent_next.wav"]
+    assert bytes(rows[0][2]) == raw and rows[1][2] is None
+    assert os.path.exists(os.fsdecode(bytes(rows[0][2])))  # the stored bytes open the real file
+
+
+def test_entries_not_taken_are_recorded_with_a_reason(landing, sample_calls, tmp_path):
+    outside = tmp_path / "outside.wav"
+    shutil.copyfile(sample_calls[0], outside)
+    (landing.root / "link_to_outside.wav").symlink_to(outside)
+    (landing.root / "link_dir").symlink_to(tmp_path)
+    (landing.root / ".hidden.wav").write_bytes(b"RIFF")
+    (landing.root / "upload.wav.part").write_bytes(b"RIFF")
+    landing.put(sample_calls[1], "real.wav")
+    result = landing.tick()
+    assert len(result.run_requests) == 1
+    skipped = dict(
+        landing.query("select source_uri, reason from asr_raw.landing_objects where outcome = 'skipped'")
+    )
+    by_name = {uri.rsplit("/", 1)[-1]: reason for uri, reason in skipped.items()}
+    assert by_name["link_to_outside.wav"].startswith("symlink")
+    assert by_name["link_dir"].startswith("symlink to a folder")
+    assert by_name[".hidden.wav"].startswith("temporary name")
+    assert by_name["upload.wav.part"].startswith("temporary name")
+
+
+def test_a_tick_hashes_within_its_budget_and_leaves_the_rest(tmp_path, database_url, write_tone):
+    root = tmp_path / "landing"
+    root.mkdir()
+    with dg.instance_for_test() as instance:
+        landing = Landing(root, database_url, instance, max_files_per_tick=2)
+        landing.query(_EMPTY_REGISTRY)
+        for i in range(5):
+            write_tone(root / f"t{i}.wav", 1.0, amplitude=0.1 + i / 20)
+        counts = []
+        for _ in range(3):
+            landing.tick()
+            counts.append(landing.query("select count(*) from asr_raw.landed_files")[0][0])
+        landing.query(_EMPTY_REGISTRY)
+    assert counts == [2, 4, 5]
+
+
+def test_vanished_and_changing_files_are_skipped_not_fatal(tmp_path, write_tone):
+    from asr_assets.defs.discovery import LandedObject
+    from asr_assets.defs.registry import TickBudget, hash_within_budget
+
+    real = write_tone(tmp_path / "real.wav", 1.0)
+    gone = LandedObject(f"file://{tmp_path}/gone.wav", "gone.wav", 10, 1.0)
+    changing = LandedObject(f"file://{real}", "real.wav", 1, 1.0)  # listed with another size
+    hashed, skipped, deferred = hash_within_budget([gone, changing], TickBudget(10, 1 << 30, 10))
+    assert hashed == [] and deferred == 0
+    assert [s.reason.split(" (")[0] for s in skipped] == [
+        "vanished between the listing and the read",
+        "still being written",
+    ]

@@ -1,0 +1,157 @@
+"""What is in the landing zone: every entry listed, the complete files taken, everything else given a reason.
+
+Discovery does not trust modification times (`mv` across file systems, `cp -p`, `rsync -a`, scp -p and SMB copies
+keep the source's time, so a high-water mark skips them forever): the sensor compares the listing with what the
+registry has already seen (asr_raw.landing_objects, by URI, size and modification time) and hashes only the rest.
+
+Locally the folder is walked with os.walk, which never follows a symlink and reports unreadable folders; an object
+store is listed with fsspec's `find`. Names that are not valid UTF-8 (Latin-1 from SMB or FTP uploaders) are kept
+readable in the database (undecodable bytes as \\xNN) with their raw bytes beside them, so the file still opens.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+# Temp names of writers that rename into place (ours: `.<name>.part`): never picked up half-written.
+TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".filepart", ".partial")
+
+
+@dataclass(frozen=True)
+class LandedObject:
+    """A complete file in the landing zone as listed (before hashing)."""
+
+    uri: str  # readable form, what the database stores (see `storable_text`)
+    name: str  # base name, readable form
+    size_bytes: int
+    modified: float  # POSIX seconds, from the listing: compared with the registry's, never used as a mark
+    raw_path: bytes | None = None  # the path's bytes when the name is not valid UTF-8 (else None)
+
+    @property
+    def open_uri(self) -> str:
+        """What to open: the real (surrogate-escaped) path when the name is not UTF-8, else the URI."""
+        return os.fsdecode(self.raw_path) if self.raw_path is not None else self.uri
+
+
+@dataclass(frozen=True)
+class SkippedEntry:
+    """A listed entry that is not taken as a landed file, and why (recorded and counted, never silent)."""
+
+    uri: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    objects: list[LandedObject]
+    skipped: list[SkippedEntry]
+
+
+def storable_text(text: str) -> str:
+    """`text` with undecodable bytes (surrogate escapes from os.fsdecode) written as \\xNN and control characters
+    (a newline in a name would inject log lines) as escapes: valid UTF-8 that PostgreSQL and logs accept."""
+    readable = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in readable
+    )
+
+
+def is_temporary_name(name: str) -> bool:
+    """Dot-names and the temp names of uploaders that rename into place."""
+    return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
+
+
+def list_landing(url: str) -> Listing:
+    """Every entry under the landing URL (recursively): complete files, and the rest with a reason."""
+    fs, root = fsspec.core.url_to_fs(url)
+    if isinstance(fs, LocalFileSystem):
+        return _walk_local(root)
+    return _find_remote(fs, root)
+
+
+def _object_or_skip(
+    uri: str, name: str, size: int, modified: float, raw: bytes | None
+) -> LandedObject | SkippedEntry:
+    readable_uri, readable_name = storable_text(uri), storable_text(name)
+    if is_temporary_name(readable_name):
+        return SkippedEntry(readable_uri, "temporary name (an upload in progress is renamed when complete)")
+    return LandedObject(readable_uri, readable_name, size, modified, raw)
+
+
+def _walk_local(root: str) -> Listing:
+    objects: list[LandedObject] = []
+    skipped: list[SkippedEntry] = []
+    if not os.path.isdir(root):
+        return Listing(objects, skipped)
+
+    def unreadable(error: OSError) -> None:
+        skipped.append(
+            SkippedEntry(storable_text(f"file://{error.filename}"), f"unreadable folder: {error.strerror}")
+        )
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=False):
+        for name in dirs:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):  # os.walk lists a linked folder but never enters it
+                skipped.append(
+                    SkippedEntry(storable_text(f"file://{path}"), "symlink to a folder (not followed)")
+                )
+        for name in files:
+            path = os.path.join(folder, name)
+            uri = f"file://{path}"
+            try:
+                info = os.lstat(path)
+            except OSError as e:  # vanished between the listing and the stat, or no permission
+                skipped.append(SkippedEntry(storable_text(uri), f"unreadable: {e.strerror}"))
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                skipped.append(
+                    SkippedEntry(storable_text(uri), "symlink (not followed: land the file itself)")
+                )
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                skipped.append(
+                    SkippedEntry(storable_text(uri), "not a regular file (fifo, socket or device)")
+                )
+                continue
+            raw = os.fsencode(path) if storable_text(path) != path else None
+            entry = _object_or_skip(uri, name, info.st_size, info.st_mtime, raw)
+            (objects if isinstance(entry, LandedObject) else skipped).append(entry)
+    return Listing(objects, skipped)
+
+
+def _modified(info: dict[str, Any]) -> float:
+    """Modification time from an fsspec listing: S3 `LastModified`, GCS `updated`, ..."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return 0.0
+
+
+def _find_remote(fs: Any, root: str) -> Listing:
+    objects: list[LandedObject] = []
+    skipped: list[SkippedEntry] = []
+    if not fs.exists(root):
+        return Listing(objects, skipped)
+    for path, info in fs.find(root, detail=True).items():
+        uri = fs.unstrip_protocol(path)
+        if info.get("type") != "file":
+            skipped.append(SkippedEntry(storable_text(uri), f"not a file ({info.get('type')})"))
+            continue
+        entry = _object_or_skip(
+            uri, path.rsplit("/", 1)[-1], int(info.get("size") or 0), _modified(info), None
+        )
+        (objects if isinstance(entry, LandedObject) else skipped).append(entry)
+    return Listing(objects, skipped)

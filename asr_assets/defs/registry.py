@@ -1,0 +1,215 @@
+"""The landing registry: each landed file's batch, decided once and durably, and every listed entry's outcome.
+
+Exactly once. asr_raw.landed_files is keyed by content (sha256), so a re-upload under another name, a lost sensor
+state or a second look at the same file never makes a new call. asr_raw.landing_objects remembers every entry the
+sensor has listed (URI, size, modification time, outcome), so a tick hashes only what it has not seen and an entry
+it did not take (symlink, temporary name, unreadable, vanished) is recorded with its reason.
+
+Budget. A tick must end well inside Dagster's 60 s sensor limit: it hashes files oldest first until `max_files`,
+`max_bytes` or `max_seconds` is reached and leaves the rest to the next tick. Hashing happens before the registry
+lock is taken, so concurrent ticks (two daemons) keep the lock for milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import psycopg2.extras
+
+from asr_assets.defs.discovery import LandedObject, Listing, SkippedEntry
+from asr_assets.defs.resources import header_duration_s, sha256_uri
+from asr_assets.defs.sql import read_sql
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TickBudget:
+    max_files: int
+    max_bytes: int
+    max_seconds: float
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    max_files: int
+    max_audio_s: float
+    max_wait_s: float
+
+
+@dataclass(frozen=True)
+class Hashed:
+    obj: LandedObject
+    checksum: str
+    duration_s: float | None
+
+
+@dataclass
+class Registration:
+    new: list[str] = field(default_factory=list)  # partition keys, one per newly registered file
+    duplicates: int = 0  # known content under another name
+    known: int = 0  # the same file seen again (its size or time changed, or the registry was reset)
+    skipped: list[SkippedEntry] = field(default_factory=list)  # listed, not taken, with the reason
+    deferred: int = 0  # unseen files left for the next tick (budget)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.new)} new, {self.duplicates} duplicate content, {self.known} already registered, "
+            f"{len(self.skipped)} skipped, {self.deferred} left for the next tick"
+        )
+
+
+def unseen_objects(conn, objects: list[LandedObject]) -> list[LandedObject]:
+    """The listed files whose (URI, size, modification time) the registry has not recorded, oldest first."""
+    if not objects:
+        return []
+    with conn.cursor() as cur:
+        cur.execute(
+            read_sql("select_unseen_objects"),
+            {
+                "uris": [o.uri for o in objects],
+                "sizes": [o.size_bytes for o in objects],
+                "modified": [o.modified for o in objects],
+            },
+        )
+        unseen = {row[0] for row in cur.fetchall()}
+    return sorted((o for o in objects if o.uri in unseen), key=lambda o: (o.modified, o.uri))
+
+
+def hash_within_budget(
+    todo: list[LandedObject], budget: TickBudget
+) -> tuple[list[Hashed], list[SkippedEntry], int]:
+    """Hash and read the header of files in order until the budget is spent; a file that cannot be read, vanished
+    or changed while it was hashed is skipped with its reason (retried next tick), never failing the tick.
+
+    Returns (hashed, skipped, deferred count).
+    """
+    started = time.monotonic()
+    hashed: list[Hashed] = []
+    skipped: list[SkippedEntry] = []
+    spent = 0
+    for i, obj in enumerate(todo):
+        out_of_budget = len(hashed) >= budget.max_files or time.monotonic() - started > budget.max_seconds
+        if i and (out_of_budget or spent + obj.size_bytes > budget.max_bytes):
+            return hashed, skipped, len(todo) - i
+        spent += obj.size_bytes
+        try:
+            checksum = sha256_uri(obj.open_uri)
+            duration = header_duration_s(obj.open_uri)
+            now = _stat(obj)
+        except FileNotFoundError:
+            skipped.append(SkippedEntry(obj.uri, "vanished between the listing and the read"))
+            continue
+        except Exception as e:  # one unreadable entry must not fail the tick for every other file
+            skipped.append(SkippedEntry(obj.uri, f"unreadable: {type(e).__name__}: {e}"))
+            continue
+        if now is not None and now != (obj.size_bytes, obj.modified):
+            skipped.append(SkippedEntry(obj.uri, "still being written (size or time changed while hashed)"))
+            continue
+        hashed.append(Hashed(obj, checksum, duration))
+    return hashed, skipped, 0
+
+
+def _stat(obj: LandedObject) -> tuple[int, float] | None:
+    """(size, modification time) now, for local files (an object store's objects are immutable)."""
+    import os
+
+    if not obj.uri.startswith("file://"):
+        return None
+    info = os.stat(obj.open_uri.removeprefix("file://"))
+    return info.st_size, info.st_mtime
+
+
+def register(
+    conn, listing: Listing, landing_url: str, limits: BatchLimits, budget: TickBudget
+) -> Registration:
+    """One tick's registration: unseen files hashed within the budget, new content put in batches, every entry's
+    outcome recorded. Runs in the caller's transaction."""
+    todo = unseen_objects(conn, listing.objects)
+    hashed, unreadable, deferred = hash_within_budget(todo, budget)
+    result = Registration(skipped=[*listing.skipped, *unreadable], deferred=deferred)
+    sizes = {o.uri: (o.size_bytes, o.modified) for o in listing.objects}
+    seen: list[dict] = []
+    with conn.cursor() as cur:
+        cur.execute(read_sql("lock_registry"))
+        batch = None
+        for item in hashed:
+            obj = item.obj
+            cur.execute(read_sql("select_landed_file"), {"checksum": item.checksum})
+            row = cur.fetchone()
+            if row is not None:
+                outcome = "known" if row[0] == obj.uri else "duplicate"
+                if outcome == "known":
+                    result.known += 1
+                else:
+                    result.duplicates += 1
+                    cur.execute(
+                        read_sql("insert_landed_duplicate"),
+                        {"source_uri": obj.uri, "checksum": item.checksum, "file_name": obj.name},
+                    )
+                seen.append(_seen(obj, item.checksum, outcome, f"content registered in batch {row[1]}"))
+                continue
+            duration = item.duration_s or 0.0
+            batch = batch or _open_batch(cur, landing_url)
+            if batch[2] > 0 and (batch[2] + 1 > limits.max_files or batch[3] + duration > limits.max_audio_s):
+                cur.execute(read_sql("close_batch"), {"batch_id": batch[0]})
+                batch = _open_batch(cur, landing_url)
+            cur.execute(
+                read_sql("insert_landed_file"),
+                {
+                    "checksum": item.checksum,
+                    "file_name": obj.name,
+                    "source_uri": obj.uri,
+                    "source_uri_bytes": None if obj.raw_path is None else psycopg2.Binary(obj.raw_path),
+                    "size_bytes": obj.size_bytes,
+                    "header_duration_s": item.duration_s,
+                    "batch_id": batch[0],
+                    "partition_key": batch[1],
+                },
+            )
+            cur.execute(read_sql("add_to_batch"), {"batch_id": batch[0], "audio_s": duration})
+            batch = (batch[0], batch[1], batch[2] + 1, batch[3] + duration)
+            result.new.append(batch[1])
+            seen.append(_seen(obj, item.checksum, "registered", None))
+        for entry in result.skipped:
+            size, modified = sizes.get(entry.uri, (0, 0.0))
+            seen.append(
+                {
+                    "source_uri": entry.uri, "size_bytes": size, "modified": modified, "checksum": None,
+                    "outcome": "skipped", "reason": entry.reason,
+                }
+            )  # fmt: skip
+        psycopg2.extras.execute_batch(cur, read_sql("upsert_landing_object"), seen, page_size=500)
+        cur.execute(
+            read_sql("close_due_batches"),
+            {
+                "landing_url": landing_url,
+                "max_files": limits.max_files,
+                "max_audio_s": limits.max_audio_s,
+                "max_wait_s": limits.max_wait_s,
+            },
+        )
+    return result
+
+
+def _seen(obj: LandedObject, checksum: str, outcome: str, reason: str | None) -> dict:
+    return {
+        "source_uri": obj.uri,
+        "size_bytes": obj.size_bytes,
+        "modified": obj.modified,
+        "checksum": checksum,
+        "outcome": outcome,
+        "reason": reason,
+    }
+
+
+def _open_batch(cur, landing_url: str) -> tuple[int, str, int, float]:
+    """The zone's newest open batch (locked), or a new one."""
+    cur.execute(read_sql("select_open_batch"), {"landing_url": landing_url})
+    row = cur.fetchone()
+    if row is None:
+        cur.execute(read_sql("open_batch"), {"landing_url": landing_url})
+        row = cur.fetchone()
+    return row[0], row[1], row[2], row[3]
