@@ -55,6 +55,10 @@ _UNSUPPORTED_EXTENSIONS = {
 }  # fmt: skip
 
 
+class NonFiniteAudioError(AudioDecodeError):
+    """The file decodes but holds NaN or infinite samples (float WAV/AIFF written by a broken exporter)."""
+
+
 @dataclass(frozen=True)
 class Audio:
     """A decoded recording.
@@ -183,7 +187,9 @@ def _read_resampled(snd: sf.SoundFile, name: str, fmt: str) -> tuple[np.ndarray,
             ) from e
         n_read += len(block)
         last = len(block) < READ_BLOCK_FRAMES
+        _reject_non_finite(block, name, fmt, "in the file")
         piece = block if stream is None else stream.resample_chunk(block, last=last)
+        _reject_non_finite(piece, name, fmt, "after resampling")
         if n_out + len(piece) > out.shape[1]:  # more frames than the header said: grow
             out = np.concatenate(
                 [out, np.empty((n_ch, max(len(piece), READ_BLOCK_FRAMES)), np.float32)], axis=1
@@ -193,6 +199,14 @@ def _read_resampled(snd: sf.SoundFile, name: str, fmt: str) -> tuple[np.ndarray,
         if last:
             break
     return (out if n_out == out.shape[1] else np.ascontiguousarray(out[:, :n_out])), n_read
+
+
+def _reject_non_finite(samples: np.ndarray, name: str, fmt: str, where: str) -> None:
+    """NaN/Inf samples (float files) would pass as silence (NaN compares False) and reach the model: refuse them."""
+    if not np.isfinite(samples).all():
+        raise NonFiniteAudioError(
+            f"{name}: {fmt} file holds NaN or infinite samples ({where}); re-export it from the recorder"
+        )
 
 
 def _reject_unsupported_magic(head: bytes, name: str) -> None:

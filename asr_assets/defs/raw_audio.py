@@ -3,20 +3,29 @@
 A bad file (empty, corrupt, truncated, unsupported, silent, too long, gone) never fails the batch: it gets a
 quarantine record with a reason and the batch goes on. Anything else (storage or database unavailable, a bug)
 fails the step, so Dagster retries it and no file is silently dropped.
+
+Limits are checked from the header (no decoding) before the file is decoded: size (`too_large`), channels
+(`too_many_channels`), sample rate (`bad_sample_rate`), decoded size at 16 kHz (`too_large`), duration (`too_long`,
+`too_short`). NaN/Inf samples get their own code, `non_finite` (the file decodes; its exporter is broken). Any other
+exception while checking one file (MemoryError included) quarantines that file as `internal_error`; writing the
+artifact store or the manifest still fails the step. Reasons are one line: control characters in file names are
+escaped, so a name cannot inject log lines.
 """
 
 import hashlib
+import io
 import math
 import os
 import re
 from dataclasses import asdict, dataclass
 
 import dagster as dg
+import soundfile as sf
 
-from asr_assets.asr.audio import is_silent, load_audio_bytes, peak_dbfs
+from asr_assets.asr.audio import SAMPLE_RATE, NonFiniteAudioError, is_silent, load_audio_bytes, peak_dbfs
 from asr_assets.asr.errors import AudioDecodeError, UnsupportedAudioError
 from asr_assets.defs.partitions import ingest_batches
-from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, header_duration_s, read_uri
+from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, read_uri
 from asr_assets.defs.sql import read_sql
 
 MANIFEST = "manifest.json"
@@ -26,6 +35,13 @@ SAFE_EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
 class RawAudioConfig(dg.Config):
     max_duration_s: float = 4 * 3600.0  # longer recordings are quarantined (split them upstream)
     silence_threshold_dbfs: float = -60.0  # every channel peaking below this = silent (≈0.001 of full scale)
+    min_duration_s: float = 0.5  # shorter files hold no utterance Whisper can transcribe (one sample, clicks)
+    max_size_bytes: int = 2 * 1024**3  # the file is read whole today: bounded by the step's 2 GiB pod limit
+    max_channels: int = 8  # calls have 1-2; a header claiming 256 channels is an amplification bomb
+    min_sample_rate: int = 4000  # below telephony's 8 kHz is not speech (a 1 Hz header claims hours in 2 KB)
+    max_sample_rate: int = 384000  # the highest rate studio converters produce
+    # float32 at 16 kHz the transcripts step holds: ≈ 3.5 h of stereo; a FLAC of silence can claim much more
+    max_decoded_bytes: int = 3 * 1024**3 // 2
 
 
 @dataclass(frozen=True)
@@ -61,39 +77,115 @@ class Quarantined:
     size_bytes: int | None
 
 
+def one_line(text: str) -> str:
+    """text with control characters (newline, ESC, U+2028...) escaped: reasons and log lines stay one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def check_file(
     landed: LandedFile, data: bytes | None, config: RawAudioConfig
 ) -> tuple[CheckedCall | Quarantined, bytes | None]:
-    """Validate and decode one file's bytes (None = gone from the landing zone)."""
+    """Validate and decode one file's bytes (None = gone from the landing zone).
+
+    Never raises for a property of the file: any exception while checking it is an `internal_error` quarantine.
+    """
 
     def quarantine(code: str, reason: str) -> tuple[Quarantined, None]:
         size = None if data is None else len(data)
-        return Quarantined(landed.checksum, landed.file_name, landed.source_uri, code, reason, size), None
+        q = Quarantined(landed.checksum, landed.file_name, landed.source_uri, code, one_line(reason), size)
+        return q, None
 
     name = landed.file_name
     if data is None:
         return quarantine(
-            "missing", f"{name}: no longer in the landing zone ({landed.source_uri}); land it again"
+            "missing",
+            f"{name}: no longer in the landing zone ({landed.source_uri}); landing the same content again does "
+            f"nothing (the registry knows it): restore the file to {landed.source_uri} and re-materialise the "
+            "partition",
         )
     if hashlib.sha256(data).hexdigest() != landed.checksum:
         return quarantine(
-            "changed", f"{name}: content changed after it was registered; land the new version again"
+            "changed",
+            f"{name}: content changed after it was registered; the new content is new content, so it gets its "
+            "own batch when it is landed (nothing to do for this registration)",
         )
+    try:
+        return _check_content(landed, data, config, quarantine)
+    except Exception as e:  # noqa: BLE001 - one file's failure must not fail its batch (MemoryError included)
+        return quarantine(
+            "internal_error",
+            f"{name}: checking it raised {type(e).__name__}: {e}; the rest of the batch went on. Report it with "
+            "the file",
+        )
+
+
+def header_limit_reason(name: str, info: sf._SoundFileInfo, size: int, config: RawAudioConfig):
+    """(reason_code, reason) for the first limit the header breaks, or None; nothing is decoded."""
+    sr, n_ch, frames = int(info.samplerate), int(info.channels), int(info.frames)
+    if n_ch > config.max_channels:
+        return "too_many_channels", (
+            f"{name}: {n_ch} channels > max_channels={config.max_channels}; split the channels upstream or raise "
+            "raw_audio's max_channels"
+        )
+    if not config.min_sample_rate <= sr <= config.max_sample_rate:
+        return "bad_sample_rate", (
+            f"{name}: sample rate {sr} Hz outside {config.min_sample_rate}-{config.max_sample_rate} Hz; re-export "
+            "it at a real rate or change raw_audio's min_sample_rate/max_sample_rate"
+        )
+    decoded = 4 * n_ch * ((frames * SAMPLE_RATE + sr - 1) // sr)
+    if decoded > config.max_decoded_bytes:
+        return "too_large", (
+            f"{name}: decodes to {decoded} bytes at 16 kHz > max_decoded_bytes={config.max_decoded_bytes}; split "
+            "the recording or raise raw_audio's max_decoded_bytes"
+        )
+    if frames > 0 and frames / sr > config.max_duration_s:
+        return "too_long", (
+            f"{name}: too long ({frames / sr:.0f} s > {config.max_duration_s:.0f} s); split the recording or raise "
+            "raw_audio's max_duration_s"
+        )
+    if 0 < frames / sr < config.min_duration_s:
+        return "too_short", (
+            f"{name}: too short ({frames / sr:.3f} s < min_duration_s={config.min_duration_s:g} s); nothing to "
+            "transcribe, or lower raw_audio's min_duration_s"
+        )
+    return None
+
+
+def _read_header(data: bytes):
+    try:
+        return sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
+        return None  # the decoder gives the precise reason
+
+
+def _check_content(landed: LandedFile, data: bytes, config: RawAudioConfig, quarantine):
+    name = landed.file_name
     if not data:
         return quarantine("empty", f"{name}: empty file (0 bytes); re-export or re-upload the recording")
-    header_s = header_duration_s(data)  # a 10-hour file is rejected before it is decoded into memory
-    if header_s is not None and header_s > config.max_duration_s:
+    if len(data) > config.max_size_bytes:
         return quarantine(
-            "too_long",
-            f"{name}: too long ({header_s:.0f} s > {config.max_duration_s:.0f} s); split the recording or raise "
-            "raw_audio's max_duration_s",
+            "too_large",
+            f"{name}: {len(data)} bytes > max_size_bytes={config.max_size_bytes}; split the recording or raise "
+            "raw_audio's max_size_bytes",
         )
+    info = _read_header(data)  # limits from the header, before anything is decoded into memory
+    broken = None if info is None else header_limit_reason(name, info, len(data), config)
+    if broken is not None:
+        return quarantine(*broken)
     try:
         audio = load_audio_bytes(data, name, max_duration_s=config.max_duration_s)
     except UnsupportedAudioError as e:
         return quarantine("unsupported_format", str(e))
+    except NonFiniteAudioError as e:
+        return quarantine("non_finite", str(e))
     except AudioDecodeError as e:
         return quarantine("undecodable", str(e))
+    if audio.duration_s < config.min_duration_s:
+        return quarantine(
+            "too_short",
+            f"{name}: too short ({audio.duration_s:.3f} s < min_duration_s={config.min_duration_s:g} s); "
+            "nothing to transcribe, or lower raw_audio's min_duration_s",
+        )
     if is_silent(audio, config.silence_threshold_dbfs):
         return quarantine(
             "silent",
@@ -151,7 +243,7 @@ def raw_audio(
     for landed in files:
         outcome, data = check_file(landed, _read_or_none(landed.source_uri), config)
         if isinstance(outcome, Quarantined):
-            context.log.warning(f"quarantined {outcome.reason_code}: {outcome.reason}")
+            context.log.warning(f"quarantined {outcome.reason_code}: {outcome.reason}")  # reason is one line
             quarantined.append(outcome)
             continue
         assert data is not None
