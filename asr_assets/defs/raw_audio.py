@@ -48,8 +48,13 @@ class RawAudioConfig(dg.Config):
 class LandedFile:
     checksum: str
     file_name: str
-    source_uri: str
+    source_uri: str  # readable form (a name that is not UTF-8 has its bytes as \xNN)
     size_bytes: int
+    source_uri_bytes: bytes | None = None  # the real path's bytes when the name is not UTF-8
+
+    @property
+    def open_uri(self) -> str:
+        return os.fsdecode(self.source_uri_bytes) if self.source_uri_bytes is not None else self.source_uri
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,7 @@ def _check_content(landed: LandedFile, data: bytes, config: RawAudioConfig, quar
 def partition_files(postgres: PostgresResource, partition_key: str) -> list[LandedFile]:
     with postgres.connect() as conn, conn.cursor() as cur:
         cur.execute(read_sql("select_partition_files"), {"partition_key": partition_key})
-        return [LandedFile(*row) for row in cur.fetchall()]
+        return [LandedFile(*row[:4], None if row[4] is None else bytes(row[4])) for row in cur.fetchall()]
 
 
 def _read_or_none(uri: str) -> bytes | None:
@@ -241,7 +246,7 @@ def raw_audio(
     calls: list[CheckedCall] = []
     quarantined: list[Quarantined] = []
     for landed in files:
-        outcome, data = check_file(landed, _read_or_none(landed.source_uri), config)
+        outcome, data = check_file(landed, _read_or_none(landed.open_uri), config)
         if isinstance(outcome, Quarantined):
             context.log.warning(f"quarantined {outcome.reason_code}: {outcome.reason}")  # reason is one line
             quarantined.append(outcome)

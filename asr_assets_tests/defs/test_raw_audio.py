@@ -56,3 +56,83 @@ def test_missing_or_changed_files_are_quarantined(sample_calls):
     assert (
         check_file(landed, Path(sample_calls[0]).read_bytes(), RawAudioConfig())[0].reason_code == "changed"
     )
+
+
+def _wav(path: Path, samples: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> bytes:
+    import soundfile as sf
+
+    sf.write(path, samples, sample_rate, subtype=subtype)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("256 channels at 1 Hz", "too_many_channels"),
+        ("1 Hz declaring 1000 s", "bad_sample_rate"),
+        ("32 channels", "too_many_channels"),
+        ("NaN samples", "non_finite"),
+        ("all NaN", "non_finite"),
+        ("+Inf", "non_finite"),
+        ("one sample", "too_short"),
+        ("0.2 s", "too_short"),
+    ],
+)
+def test_hostile_files_are_quarantined_before_they_cost_memory(kind, code, tmp_path):
+    """A 7 MB header asked for 110 GiB, a 2 KB file cost 4 minutes, NaN passed as silence (F2, F8, F9)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(1)
+    speech = (0.3 * rng.standard_normal(8000 * 2)).astype(np.float32)
+    path = tmp_path / "h.wav"
+    if kind == "256 channels at 1 Hz":
+        data = _wav(path, np.zeros((7000, 256), np.int16), 1, "PCM_16")
+    elif kind == "1 Hz declaring 1000 s":
+        data = _wav(path, rng.integers(-9000, 9000, (1000, 1)).astype(np.int16), 1, "PCM_16")
+    elif kind == "32 channels":
+        data = _wav(path, np.tile(speech[:, None], (1, 32)), 8000)
+    elif kind == "NaN samples":
+        data = _wav(
+            path, np.where(np.arange(speech.size) % 100 == 0, np.nan, speech).astype(np.float32), 8000
+        )
+    elif kind == "all NaN":
+        data = _wav(path, np.full(16000, np.nan, np.float32), 8000)
+    elif kind == "+Inf":
+        data = _wav(path, np.where(np.arange(speech.size) == 50, np.inf, speech).astype(np.float32), 8000)
+    elif kind == "one sample":
+        data = _wav(path, speech[:1], 8000)
+    else:
+        data = _wav(path, speech[:1600], 8000)
+    tracemalloc.start()
+    outcome, kept = _check(data)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert isinstance(outcome, Quarantined) and kept is None
+    assert outcome.reason_code == code, outcome.reason
+    assert "\n" not in outcome.reason and "call.wav" in outcome.reason
+    assert peak < 100 * 2**20  # checked from the header, never decoded into gigabytes
+
+
+def test_an_unexpected_error_quarantines_only_that_file(sample_calls, monkeypatch):
+    """Only decode errors were quarantined: a MemoryError failed the whole batch, on every retry (F2)."""
+    import asr_assets.defs.raw_audio as raw_audio_module
+
+    real = raw_audio_module.load_audio_bytes
+
+    def explode(data, name, **kwargs):
+        if name == "poison.wav":
+            raise MemoryError("Unable to allocate 110. GiB")
+        return real(data, name, **kwargs)
+
+    monkeypatch.setattr(raw_audio_module, "load_audio_bytes", explode)
+    data = sample_calls[0].read_bytes()
+    poisoned, _ = _check(data, "poison.wav")
+    fine, kept = _check(data, "fine.wav")
+    assert isinstance(poisoned, Quarantined) and poisoned.reason_code == "internal_error"
+    assert "MemoryError" in poisoned.reason and "poison.wav" in poisoned.reason
+    assert isinstance(fine, CheckedCall) and kept == data
+
+
+def test_a_name_with_a_newline_cannot_inject_log_lines():
+    outcome, _ = _check(b"", "evil\nINFO forged line.wav")
+    assert isinstance(outcome, Quarantined) and "\n" not in outcome.reason
