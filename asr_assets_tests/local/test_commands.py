@@ -43,7 +43,7 @@ def test_ingest_runs_calls_through_the_daemon_on_the_embedded_database(
     assert "skipped notes.txt" in out
     assert good.name in out
     assert "QUARANTINED undecodable" in out
-    assert "2 file(s): 1 transcribed, 1 quarantined; 1 batch run(s), 1 succeeded" in out
+    assert "2 file(s): 1 transcribed, 1 quarantined; 1 batch(es), 1 succeeded" in out
     assert "asr_marts.fct_calls (dbt):" in out  # the dbt models ran in the batch's run
 
     url = embedded_pg.start_embedded_postgres(scratch_asr_home / "pgdata")
@@ -62,4 +62,71 @@ def test_ingest_runs_calls_through_the_daemon_on_the_embedded_database(
 
     again = _ingest(calls, 120)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "1 batch run(s), 1 succeeded" in again.stdout
+    assert "1 batch(es), 1 succeeded" in again.stdout
+
+
+def _kill_run_worker_in_step(dagster_home: Path, step_key: str, deadline_s: float) -> str:
+    """kill -9 the run worker of the first ingest_job run once `step_key` has started; returns the run id."""
+    import signal
+    import time
+
+    import dagster as dg
+
+    from asr_assets.defs.batch_runs import _worker_pid
+
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if (dagster_home / "dagster.yaml").exists():
+            with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+                for record in instance.get_run_records(dg.RunsFilter(job_name="ingest_job")):
+                    run_id = record.dagster_run.run_id
+                    steps = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
+                    worker = _worker_pid(instance, run_id)
+                    if worker and any(e.dagster_event.step_key == step_key for e in steps):
+                        os.kill(worker[0], signal.SIGKILL)
+                        return run_id
+        time.sleep(0.2)
+    raise AssertionError(f"no run reached {step_key} within {deadline_s} s")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_after_a_kill_9_of_the_run_worker_ingest_again_accounts_for_every_file_once(
+    scratch_asr_home, tmp_path, sample_calls
+):
+    """The issue's "Done when": a kill -9 of the run worker mid-transcription; `asr-assets ingest` on the same
+    folder again ends with every file in calls or quarantine exactly once, and exit 0 (F1)."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for path in (sample_calls[3], sample_calls[0]):
+        (calls / path.name).write_bytes(path.read_bytes())
+    (calls / "broken.wav").write_bytes(os.urandom(3000))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "asr_assets.cli", "ingest", str(calls), "--timeout", "600"],
+        cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    killed = _kill_run_worker_in_step(scratch_asr_home / "dagster", "transcripts", 600)
+    first_out, _ = first.communicate(timeout=900)
+
+    again = _ingest(calls, 600)
+    assert again.returncode == 0, first_out + again.stdout + again.stderr
+    url = embedded_pg.start_embedded_postgres(scratch_asr_home / "pgdata")
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select f.file_name, count(c.call_id), (select count(*) from asr_raw.quarantine q"
+                " where q.checksum = f.checksum) from asr_raw.landed_files f"
+                " left join asr_raw.calls c on c.call_id = f.checksum group by f.file_name, f.checksum order by 1"
+            )
+            rows = cur.fetchall()
+            cur.execute("select status from asr_raw.ingest_batches where file_count > 0")
+            statuses = [r[0] for r in cur.fetchall()]
+    finally:
+        conn.close()
+    assert rows == [("broken.wav", 0, 1), (sample_calls[0].name, 1, 0), (sample_calls[3].name, 1, 0)]
+    assert statuses == ["succeeded"]
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(scratch_asr_home / "dagster")) as instance:
+        assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE
