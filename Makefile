@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 BENCH_DIR ?= ../shared/eval/en
 PROFILE_FILE ?= ../shared/eval/calls/long-conversational/spokenwoz_MUL1011.opus
 
-.PHONY: install demo test test-fast ui lint fmt typecheck bench profile eval clean
+.PHONY: install demo test test-fast ui lint fmt typecheck bench profile soak eval clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -57,6 +57,12 @@ bench: install
 
 profile: install
 	.venv/bin/python -m benchmarks profile $(PROFILE_FILE)
+
+# Reliability soak (benchmarks/README.md): generated calls and hostile files through the real daemon, with kill -9
+# faults; exits 0 only when no file is lost or duplicated. Not part of `make test` (it transcribes for minutes).
+SOAK_FILES ?= 2000
+soak: install
+	.venv/bin/python -m benchmarks soak --files $(SOAK_FILES) --json soak.json
 
 clean:
 	rm -rf .venv .tools .asr_home dbt_transcripts/target dbt_transcripts/logs

@@ -10,7 +10,11 @@ from pathlib import Path
 
 from benchmarks.engines import GROUPS
 
-COMMANDS = ("bench", "profile")  # the public ones; the two below are the bench's own subprocesses, not listed
+COMMANDS = (
+    "bench",
+    "profile",
+    "soak",
+)  # the public ones; the two below are the bench's own subprocesses, not listed
 WORKER = "_worker"
 FW_WORKER = (
     "_fw_transcribe"  # benchmarks.process.FW_WORKER (not imported here: it is the faster-whisper process)
@@ -121,6 +125,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeat", type=int, default=2, help="timed repeats per stage, fastest kept (default %(default)s)"
     )
 
+    p = sub.add_parser(
+        "soak",
+        help="generated calls through the real daemon with faults; exit 0 when none is lost or duplicated",
+        description="N short generated calls (plus hostile files) landed in waves by `asr-assets ingest` into a "
+        "temp ASR_HOME (embedded PostgreSQL, the real dagster-daemon), with kill -9 of the run worker and of "
+        "the daemon, then every file looked up in asr_raw.calls / asr_raw.quarantine.",
+    )
+    p.add_argument("--files", type=int, default=2000, metavar="N", help="good calls (default %(default)s)")
+    p.add_argument(
+        "--faults",
+        default="kill-worker,kill-daemon,hostile",
+        metavar="LIST",
+        help="comma-separated, of: kill-worker, kill-daemon, hostile; 'none' for none (default %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (default %(default)s)")
+    p.add_argument("--waves", type=int, default=4, help="ingests of N/W files each (default %(default)s)")
+    p.add_argument(
+        "--batch-files", type=int, default=100, metavar="B", help="ASR_BATCH_MAX_FILES (default %(default)s)"
+    )
+    p.add_argument(
+        "--ingest-timeout",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="each ingest's --timeout (default %(default)s)",
+    )
+    p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the report here")
+    p.add_argument("--keep", action="store_true", help="keep the temp corpus, ASR_HOME and ingest log")
+
     # One engine group in its own process, started by `bench`. Added without `help`, so the command list leaves
     # it out; the subparsers' metavar leaves it out of the usage line.
     p = sub.add_parser(WORKER)
@@ -183,6 +216,27 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    from benchmarks.soak import FAULTS, format_summary, run_soak
+
+    faults = [f.strip() for f in args.faults.split(",") if f.strip() and f.strip() != "none"]
+    unknown = sorted(set(faults) - set(FAULTS))
+    if unknown or args.files < 1 or args.waves < 1:
+        print(
+            f"python -m benchmarks soak: unknown faults {unknown} (known: {', '.join(FAULTS)}), "
+            "or --files/--waves below 1",
+            file=sys.stderr,
+        )
+        return 2
+    report = run_soak(
+        args.files, faults, args.seed, args.waves, args.batch_files, args.ingest_timeout, args.keep
+    )
+    print(format_summary(report))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    return 0 if report["lost"] == 0 and report["duplicated"] == 0 else 1
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from asr_assets.asr.cli import progress_bar
     from benchmarks.bench import worker
@@ -205,7 +259,13 @@ def cmd_fw_transcribe(args: argparse.Namespace) -> int:
     return fw_transcribe(args.files, config)
 
 
-HANDLERS = {"bench": cmd_bench, "profile": cmd_profile, WORKER: cmd_worker, FW_WORKER: cmd_fw_transcribe}
+HANDLERS = {
+    "bench": cmd_bench,
+    "profile": cmd_profile,
+    "soak": cmd_soak,
+    WORKER: cmd_worker,
+    FW_WORKER: cmd_fw_transcribe,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
