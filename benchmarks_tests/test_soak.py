@@ -7,7 +7,6 @@ import psycopg2
 
 from asr_assets import settings
 from asr_assets.defs.sql.migrate import migrate
-from asr_assets_tests.conftest import database_url, embedded_server_url  # noqa: F401 (fixtures)
 from benchmarks.soak_accounting import account
 from benchmarks.soak_corpus import HOSTILE_KINDS, write_corpus
 
