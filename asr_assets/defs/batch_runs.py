@@ -56,14 +56,21 @@ def latest_run(instance: dg.DagsterInstance, partition_key: str) -> dg.DagsterRu
     return records[0].dagster_run if records else None
 
 
-def run_error(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
-    """The first failed step's error (else the run failure's message), one paragraph."""
-    for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+def step_failures(instance: dg.DagsterInstance, run_id: str, max_chars: int = 800) -> list[tuple[str, str]]:
+    """(step, first part of the error) of each failed step of a run."""
+    failures = []
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
         event = record.dagster_event
         error = event.step_failure_data.error if event and event.step_failure_data else None
-        if error is not None:
-            message = (error.cause.message if error.cause else None) or error.message
-            return f"{event.step_key}: {message.strip()}"[:ERROR_CHARS]
+        message = (error.cause.message if error and error.cause else None) or (error.message if error else "")
+        failures.append((event.step_key if event else "?", message.strip()[:max_chars]))
+    return failures
+
+
+def run_error(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
+    """The first failed step's error (else the run failure's message), one paragraph."""
+    for step, message in step_failures(instance, run.run_id, ERROR_CHARS):
+        return f"{step}: {message}"[:ERROR_CHARS]
     for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE):
         return (record.message or "run failed")[:ERROR_CHARS]
     return f"run {run.status.value}"

@@ -36,8 +36,12 @@ class LandedObject:
 
     @property
     def open_uri(self) -> str:
-        """What to open: the real (surrogate-escaped) path when the name is not UTF-8, else the URI."""
-        return os.fsdecode(self.raw_path) if self.raw_path is not None else self.uri
+        return openable_uri(self.uri, self.raw_path)
+
+
+def openable_uri(uri: str, raw_path: bytes | None) -> str:
+    """What to open: the real (surrogate-escaped) path when the name is not UTF-8 (raw_path), else the URI."""
+    return os.fsdecode(raw_path) if raw_path is not None else uri
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import soundfile as sf
 
 from asr_assets.asr.audio import SAMPLE_RATE, NonFiniteAudioError, is_silent, load_audio_bytes, peak_dbfs
 from asr_assets.asr.errors import AudioDecodeError, UnsupportedAudioError
+from asr_assets.defs.discovery import openable_uri
 from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, read_uri
 from asr_assets.defs.sql import read_sql
@@ -54,7 +55,7 @@ class LandedFile:
 
     @property
     def open_uri(self) -> str:
-        return os.fsdecode(self.source_uri_bytes) if self.source_uri_bytes is not None else self.source_uri
+        return openable_uri(self.source_uri, self.source_uri_bytes)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ lock is taken, so concurrent ticks (two daemons) keep the lock for milliseconds.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -114,8 +115,6 @@ def hash_within_budget(
 
 def _stat(obj: LandedObject) -> tuple[int, float] | None:
     """(size, modification time) now, for local files (an object store's objects are immutable)."""
-    import os
-
     if not obj.uri.startswith("file://"):
         return None
     info = os.stat(obj.open_uri.removeprefix("file://"))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from asr_assets import settings
+from asr_assets.defs.batch_runs import step_failures
 from asr_assets.local import embedded_pg
 from asr_assets.local.daemon import (
     child_env,
@@ -27,7 +28,7 @@ from asr_assets.local.daemon import (
 )
 from asr_assets.local.landing import AUDIO_EXTENSIONS, land_files
 from asr_assets.local.report import mart_rows, print_marts, print_report, report_rows
-from asr_assets.local.runs import abandon_runs, batch_keys, step_failures, wait_for_runs
+from asr_assets.local.runs import abandon_runs, batch_keys, wait_for_runs
 
 
 def _prepare() -> bool:

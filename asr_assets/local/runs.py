@@ -6,10 +6,10 @@ import subprocess
 import time
 from typing import Any
 
+from asr_assets.defs.batch_runs import JOB_NAME
 from asr_assets.local.daemon import daemon_hint
 from asr_assets.local.sql import read_sql
 
-JOB_NAME = "ingest_job"
 POLL_S = 1.0
 
 
@@ -99,16 +99,3 @@ def abandon_runs(instance, runs: dict[str, Any]) -> None:
             print(
                 f"  batch {key}: run {run.run_id[:8]} marked FAILURE (the next `asr-assets ingest` retries it)"
             )
-
-
-def step_failures(instance, run_id: str, max_chars: int = 800) -> list[tuple[str, str]]:
-    """(step, first part of the error) of each failed step of a run, for the summary."""
-    from dagster import DagsterEventType
-
-    failures = []
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
-        event = record.dagster_event
-        error = event.step_failure_data.error if event and event.step_failure_data else None
-        message = (error.cause.message if error and error.cause else None) or (error.message if error else "")
-        failures.append((event.step_key if event else "?", message.strip()[:max_chars]))
-    return failures
