@@ -3,7 +3,8 @@
 Each table's rows for the batch are COPYed into a temp table first (a bad row fails before anything is deleted),
 then, in the same transaction, the partition's old rows are deleted and the new ones inserted. A rerun or a retry
 therefore replaces the batch's rows and never duplicates them, and a step that dies half-way leaves nothing
-behind. Tables are created by the migrations in sql/migrations, never here.
+behind. The same transaction records the load in asr_raw.batch_loads, which the marts follow (an emptied batch
+included). Tables are created by the migrations in sql/migrations, never here.
 """
 
 import io
@@ -43,6 +44,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 TABLES = tuple(COLUMNS)
+# Written in the same transaction as the tables above (upsert_batch_load.sql): one row per batch, the load the
+# marts follow. An asset of its own so the dbt source that reads it is a node of the graph.
+BATCH_LOADS = "batch_loads"
 Rows = dict[str, list[tuple[Any, ...]]]
 
 
@@ -127,18 +131,29 @@ def load_partition(conn, partition_key: str, rows: Rows) -> None:
             )
         for table in TABLES:
             cur.execute(sql.SQL(read_sql("insert_from_temp")).format(**names[table]))
+        cur.execute(read_sql("upsert_batch_load"), {"partition_key": partition_key})
 
 
 @dg.multi_asset(
     specs=[
+        *(
+            dg.AssetSpec(
+                [SCHEMA, table],
+                deps=[raw_audio if table == "quarantine" else transcripts],
+                description=f"{SCHEMA}.{table} in PostgreSQL; rows of each ingest batch replaced as a unit.",
+                kinds={"postgres"},
+                group_name="ingest",
+            )
+            for table in TABLES
+        ),
         dg.AssetSpec(
-            [SCHEMA, table],
-            deps=[raw_audio if table == "quarantine" else transcripts],
-            description=f"{SCHEMA}.{table} in PostgreSQL; rows of each ingest batch replaced as a unit.",
+            [SCHEMA, BATCH_LOADS],
+            deps=[raw_audio, transcripts],
+            description=f"{SCHEMA}.{BATCH_LOADS}: one row per ingest batch, its last load (time, calls, "
+            "quarantined files); the marts rebuild or empty a batch when it changes.",
             kinds={"postgres"},
             group_name="ingest",
-        )
-        for table in TABLES
+        ),
     ],
     partitions_def=ingest_batches,
     name="raw_tables",
@@ -158,3 +173,7 @@ def raw_tables(
         yield dg.MaterializeResult(
             asset_key=[SCHEMA, table], metadata={"dagster/row_count": len(rows[table])}
         )
+    yield dg.MaterializeResult(
+        asset_key=[SCHEMA, BATCH_LOADS],
+        metadata={"calls": len(rows["calls"]), "quarantined": len(rows["quarantine"])},
+    )

@@ -19,6 +19,7 @@ from asr_assets import settings
 from asr_assets.defs import dbt as dbt_defs
 from asr_assets.defs.dbt import DBT_PROJECT_DIR, dbt_connection, dbt_executable
 from asr_assets.defs.resources import PostgresResource
+from asr_assets.defs.sql import read_sql
 from asr_assets.defs.sql.migrate import migrate
 from asr_assets_tests.conftest import throwaway_database
 
@@ -151,6 +152,7 @@ def load_batch(dsn: str, partition_key: str, calls: list[RawCall]) -> None:
                         " word, start_s, end_s, probability) values (%s, %s, %s, 0, %s, %s, %s, %s, %s)",
                         [(call.call_id, channel, i, partition_key, w[1], w[2], w[3], w[4]) for i, w in enumerate(words)],
                     )  # fmt: skip
+            cur.execute(read_sql("upsert_batch_load"), {"partition_key": partition_key})
     finally:
         conn.close()
 

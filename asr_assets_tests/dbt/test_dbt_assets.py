@@ -8,7 +8,7 @@ import pytest
 from dagster_dbt import DbtProject
 
 from asr_assets.defs import dbt as dbt_defs
-from asr_assets.defs.raw_tables import SCHEMA, TABLES
+from asr_assets.defs.raw_tables import BATCH_LOADS, SCHEMA, TABLES
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_models_are_keyed_by_schema_and_sources_are_the_load_assets():
     raw_upstream = {key for key in upstream if key.path[0] == SCHEMA}
     # The tables the staging models read, as the same nodes raw_tables materialises.
     assert {dg.AssetKey([SCHEMA, t]) for t in ("calls", "words")} <= raw_upstream
-    assert raw_upstream <= {dg.AssetKey([SCHEMA, t]) for t in TABLES}
+    assert raw_upstream <= {dg.AssetKey([SCHEMA, t]) for t in (*TABLES, BATCH_LOADS)}
     assert {spec.group_name for spec in assets.specs} == {dbt_defs.DBT_GROUP}
     assert assets.op.pool == dbt_defs.DBT_POOL
     checks = {c.name for c in assets.check_specs if c.asset_key == dg.AssetKey(["asr_marts", "fct_calls"])}

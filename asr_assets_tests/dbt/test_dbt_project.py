@@ -152,3 +152,39 @@ def test_mono_call_counts_as_agent(built_marts, sql):
     )
     assert rows == [("agent",)]
     assert CALL_C.words == ()
+
+
+def test_an_emptied_or_shrunk_batch_is_followed_by_every_mart(scratch_database, run_dbt, sql):
+    """A rerun that quarantines every file of b2 (no call left) empties b2 in the marts; b1 losing call B (as an
+    erasure does) is rebuilt without it; the other batch is left alone."""
+    url = scratch_database
+    load_batch(url, "b1", [CALL_A, CALL_B])
+    load_batch(url, "b2", [CALL_C])
+    load_batch(url, "b3", [CALL_D])
+    run_dbt(url, "run")
+    untouched = sql(url, "select batch_loaded_at from asr_marts.fct_calls where partition_key = 'b3'")
+    load_batch(url, "b2", [])
+    load_batch(url, "b1", [CALL_A])
+    run_dbt(url, "run", "--select", "marts")
+
+    marts = ("fct_calls", "fct_words", "fct_utterances", "fct_talk_spans", "call_search")
+    for mart in marts:
+        rows = sql(url, f"select distinct partition_key, call_id from asr_marts.{mart} order by 1, 2")  # noqa: S608
+        assert rows == [("b1", "call-a"), ("b3", "call-d")], mart
+    assert sql(url, "select model_version from asr_marts.dim_model_versions") == [("m-tiny",)]
+    assert sql(url, "select batch_loaded_at from asr_marts.fct_calls where partition_key = 'b3'") == untouched
+    # Nothing pending any more: a second build changes nothing.
+    run_dbt(url, "run", "--select", "marts")
+    assert sql(url, "select count(*) from asr_marts.fct_calls") == [(2,)]
+
+
+def test_file_names_reach_analysts_redacted(scratch_database, run_dbt, sql):
+    url = scratch_database
+    named = RawCall(
+        "call-n", 5.0, 1, tuple(timed(0, "Hello.", 1.0, 0.5)), file_name="+447700900123_acct_40512345.wav"
+    )
+    load_batch(url, "b1", [named])
+    run_dbt(url, "run")
+    assert sql(url, "select file_name from asr_marts.fct_calls") == [("[PHONE]_acct_[NUMBER].wav",)]
+    assert sql(url, "select file_name from asr_marts.call_search") == [("[PHONE]_acct_[NUMBER].wav",)]
+    assert sql(url, "select file_name from asr_raw.calls") == [("+447700900123_acct_40512345.wav",)]

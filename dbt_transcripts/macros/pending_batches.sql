@@ -7,7 +7,7 @@
         words as (select ... from stg_words inner join calls on stg_words.call_id = calls.call_id),
 
     gives
-      pending_batches  (partition_key, batch_loaded_at) of every batch to build;
+      pending_batches  (partition_key, batch_loaded_at) of every batch to build (stg_batch_loads);
       calls            stg_calls of those batches, plus batch_loaded_at;
       one CTE per keyword argument, named by the keyword: the relation's rows of those batches (its
                        partition_key in the pending keys, as literals, so PostgreSQL reads only those batches
@@ -18,10 +18,9 @@
     {%- set keys = get_pending_batch_keys() -%}
 pending_batches as (
 
-    select partition_key, max(loaded_at) as batch_loaded_at
-    from {{ ref('stg_calls') }}
+    select partition_key, loaded_at as batch_loaded_at
+    from {{ ref('stg_batch_loads') }}
     where {{ _pending_batch_condition(keys, 'partition_key') }}
-    group by partition_key
 
 ),
 

@@ -32,7 +32,7 @@ final as (
 
     select
         calls.call_id,
-        calls.file_name,
+        {{ redact_pii('calls.file_name') }} as file_name,  -- redacted as in fct_calls
         coalesce(transcripts.transcript_text, '') as transcript_text,
         -- Placeholders are left out of the index: searching "card" must not find every redacted card number.
         to_tsvector(

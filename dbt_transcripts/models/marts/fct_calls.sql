@@ -138,7 +138,9 @@ final as (
         model_version,
 
         ---------- text
-        file_name,
+        -- File names often carry a caller's number or an account id: analysts get them redacted like the
+        -- transcripts (the raw name stays in the restricted asr_raw.calls).
+        {{ redact_pii('file_name') }} as file_name,
         source_format,
 
         ---------- numerics
