@@ -26,7 +26,7 @@ from asr_assets.asr.audio import SAMPLE_RATE, NonFiniteAudioError, is_silent, lo
 from asr_assets.asr.errors import AudioDecodeError, UnsupportedAudioError
 from asr_assets.defs.discovery import openable_uri
 from asr_assets.defs.partitions import ingest_batches
-from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, read_uri
+from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, open_uri
 from asr_assets.defs.sql import read_sql
 
 MANIFEST = "manifest.json"
@@ -83,6 +83,12 @@ class Quarantined:
     size_bytes: int | None
 
 
+def artifact_name(landed: LandedFile) -> str:
+    """The checked copy's name under raw_audio/<partition>/: its checksum plus a safe extension."""
+    ext = os.path.splitext(landed.file_name)[1].lower()
+    return f"{landed.checksum}{ext if SAFE_EXTENSION.match(ext) else '.audio'}"
+
+
 def one_line(text: str) -> str:
     """text with control characters (newline, ESC, U+2028...) escaped: reasons and log lines stay one line."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
@@ -105,9 +111,15 @@ def check_file(
     if data is None:
         return quarantine(
             "missing",
-            f"{name}: no longer in the landing zone ({landed.source_uri}); landing the same content again does "
-            f"nothing (the registry knows it): restore the file to {landed.source_uri} and re-materialise the "
-            "partition",
+            f"{name}: no longer in the landing zone ({landed.source_uri}) and no checked copy in the artifact "
+            "store; landing the same content again does nothing (the registry knows it): restore the file to "
+            f"{landed.source_uri} and re-materialise the partition",
+        )
+    if len(data) > config.max_size_bytes:  # read_landed stops one byte past the limit
+        return quarantine(
+            "too_large",
+            f"{name}: more than max_size_bytes={config.max_size_bytes} bytes; split the recording or raise "
+            "raw_audio's max_size_bytes",
         )
     if hashlib.sha256(data).hexdigest() != landed.checksum:
         return quarantine(
@@ -168,12 +180,6 @@ def _check_content(landed: LandedFile, data: bytes, config: RawAudioConfig, quar
     name = landed.file_name
     if not data:
         return quarantine("empty", f"{name}: empty file (0 bytes); re-export or re-upload the recording")
-    if len(data) > config.max_size_bytes:
-        return quarantine(
-            "too_large",
-            f"{name}: {len(data)} bytes > max_size_bytes={config.max_size_bytes}; split the recording or raise "
-            "raw_audio's max_size_bytes",
-        )
     info = _read_header(data)  # limits from the header, before anything is decoded into memory
     broken = None if info is None else header_limit_reason(name, info, len(data), config)
     if broken is not None:
@@ -197,14 +203,12 @@ def _check_content(landed: LandedFile, data: bytes, config: RawAudioConfig, quar
             "silent",
             f"{name}: silent (every channel peaks below {config.silence_threshold_dbfs:g} dBFS); check the recorder",
         )
-    ext = os.path.splitext(name)[1].lower()
-    ext = ext if SAFE_EXTENSION.match(ext) else ".audio"
     call = CheckedCall(
         call_id=landed.checksum,
         checksum=landed.checksum,
         file_name=name,
         source_uri=landed.source_uri,
-        artifact=f"{landed.checksum}{ext}",
+        artifact=artifact_name(landed),
         size_bytes=len(data),
         duration_s=audio.duration_s,
         sample_rate=audio.source_sample_rate,
@@ -221,11 +225,26 @@ def partition_files(postgres: PostgresResource, partition_key: str) -> list[Land
         return [LandedFile(*row[:4], None if row[4] is None else bytes(row[4])) for row in cur.fetchall()]
 
 
-def _read_or_none(uri: str) -> bytes | None:
+def _read_or_none(uri: str, limit: int) -> bytes | None:
+    """At most limit + 1 bytes of uri (a file over the limit is never held whole), None when it is gone."""
     try:
-        return read_uri(uri)
+        with open_uri(uri) as fh:
+            return fh.read(limit + 1)
     except FileNotFoundError:
         return None
+
+
+def read_landed(
+    artifacts: ArtifactStoreResource, key: str, landed: LandedFile, limit: int, log
+) -> bytes | None:
+    """The file's bytes from the landing zone, else the checked copy an earlier run of the partition kept (a
+    re-run after the landing file was moved away or cleaned up must not turn transcripts into "missing")."""
+    data = _read_or_none(landed.open_uri, limit)
+    if data is None:
+        data = _read_or_none(artifacts.uri("raw_audio", key, artifact_name(landed)), limit)
+        if data is not None:
+            log.info(f"{one_line(landed.file_name)}: gone from the landing zone; using its checked copy")
+    return data
 
 
 @dg.asset(
@@ -247,7 +266,9 @@ def raw_audio(
     calls: list[CheckedCall] = []
     quarantined: list[Quarantined] = []
     for landed in files:
-        outcome, data = check_file(landed, _read_or_none(landed.open_uri), config)
+        outcome, data = check_file(
+            landed, read_landed(artifacts, key, landed, config.max_size_bytes, context.log), config
+        )
         if isinstance(outcome, Quarantined):
             context.log.warning(f"quarantined {outcome.reason_code}: {outcome.reason}")  # reason is one line
             quarantined.append(outcome)

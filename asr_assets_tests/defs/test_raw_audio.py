@@ -136,3 +136,49 @@ def test_an_unexpected_error_quarantines_only_that_file(sample_calls, monkeypatc
 def test_a_name_with_a_newline_cannot_inject_log_lines():
     outcome, _ = _check(b"", "evil\nINFO forged line.wav")
     assert isinstance(outcome, Quarantined) and "\n" not in outcome.reason
+
+
+def test_a_rerun_after_the_landing_file_is_gone_uses_the_checked_copy(
+    asr_home, database_url, sample_calls, monkeypatch
+):
+    """Re-materialising a batch whose landing files were cleaned up keeps its calls (it used to quarantine them
+    all as "missing" although the checked copies were in the artifact store)."""
+    import dagster as dg
+
+    from asr_assets.defs.partitions import ingest_batches
+    from asr_assets.defs.raw_audio import MANIFEST, raw_audio
+    from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource
+    from asr_assets.defs.sensors import landing_sensor
+
+    monkeypatch.setenv("ASR_DATABASE_URL", database_url)
+    landing = asr_home / "landing"
+    landing.mkdir()
+    (landing / "kept.wav").write_bytes(sample_calls[0].read_bytes())
+    resources = {"postgres": PostgresResource(), "artifacts": ArtifactStoreResource()}
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, resources={"landing": LandingZoneResource(), "postgres": PostgresResource()}
+        )
+        (key,) = {k for r in landing_sensor(context).dynamic_partitions_requests for k in r.partition_keys}
+        instance.add_dynamic_partitions(ingest_batches.name, [key])
+        for _ in range(2):  # the second run finds no landing file
+            result = dg.materialize([raw_audio], partition_key=key, instance=instance, resources=resources)
+            assert result.success
+            (landing / "kept.wav").unlink(missing_ok=True)
+    manifest = ArtifactStoreResource().read_json("raw_audio", key, MANIFEST)
+    assert [c["file_name"] for c in manifest["calls"]] == ["kept.wav"] and manifest["quarantine"] == []
+
+
+def test_a_file_over_the_size_limit_is_never_read_whole(write_tone, tmp_path):
+    from asr_assets.defs.raw_audio import read_landed
+    from asr_assets.defs.resources import ArtifactStoreResource
+
+    path = write_tone(tmp_path / "big.wav", 2.0)
+    data = path.read_bytes()
+    landed = LandedFile(hashlib.sha256(data).hexdigest(), "big.wav", path.as_uri(), len(data))
+    config = RawAudioConfig(max_size_bytes=1000)
+    store = ArtifactStoreResource(url=str(tmp_path / "artifacts"))
+    read = read_landed(store, "b1", landed, config.max_size_bytes, log=None)
+    assert len(read) == 1001  # one byte past the limit, not the 64 KB file
+    outcome, _ = check_file(landed, read, config)
+    assert isinstance(outcome, Quarantined) and outcome.reason_code == "too_large"
