@@ -19,6 +19,12 @@ def _ingest(args: argparse.Namespace) -> int:
     return ingest(args)
 
 
+def _erase(args: argparse.Namespace) -> int:
+    from asr_assets.local.commands import erase
+
+    return erase(args)
+
+
 def _ui(args: argparse.Namespace) -> int:
     from asr_assets.local.commands import ui
 
@@ -71,6 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for the runs (default %(default)s)",
     )
     p.set_defaults(handler=_ingest)
+
+    p = sub.add_parser(
+        "erase",
+        help="erase calls on request: audio, raw rows, marts, search index; writes an erasure record",
+        description="Remove every trace the platform keeps of the given calls (landing copies under the landing "
+        "zone, artifacts, asr_raw rows, dbt marts and the search index) and record the erasure in "
+        "asr_raw.erasures (no file name or text kept). A later upload of the same content is refused.",
+    )
+    p.add_argument(
+        "--call-id", action="append", default=[], metavar="ID", help="asr_raw.calls.call_id (repeat)"
+    )
+    p.add_argument(
+        "--source-uri",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="a landed file's URI or path, as in asr_raw.calls.source_uri (repeat)",
+    )
+    p.add_argument("--requested-by", required=True, help="who asked for it, e.g. a ticket id (recorded)")
+    p.add_argument("--reason", help="why, e.g. 'GDPR art. 17 request' (recorded)")
+    p.add_argument("--no-vacuum", action="store_true", help="do not VACUUM the tables rows were deleted from")
+    p.set_defaults(handler=_erase)
 
     p = sub.add_parser(
         "ui",

@@ -4,7 +4,8 @@ Each table's rows for the batch are COPYed into a temp table first (a bad row fa
 then, in the same transaction, the partition's old rows are deleted and the new ones inserted. A rerun or a retry
 therefore replaces the batch's rows and never duplicates them, and a step that dies half-way leaves nothing
 behind. The same transaction records the load in asr_raw.batch_loads, which the marts follow (an emptied batch
-included). Tables are created by the migrations in sql/migrations, never here.
+included), and drops the rows of content erased on request (asr_raw.erasures), so an old artifact or a retried
+run cannot bring an erased call back. Tables are created by the migrations in sql/migrations, never here.
 """
 
 import io
@@ -44,6 +45,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 TABLES = tuple(COLUMNS)
+CONTENT_COLUMN = {table: "checksum" if table == "quarantine" else "call_id" for table in TABLES}  # = sha256
 # Written in the same transaction as the tables above (upsert_batch_load.sql): one row per batch, the load the
 # marts follow. An asset of its own so the dbt source that reads it is a node of the graph.
 BATCH_LOADS = "batch_loads"
@@ -123,6 +125,13 @@ def load_partition(conn, partition_key: str, rows: Rows) -> None:
             cur.copy_expert(
                 sql.SQL(read_sql("copy_into_temp")).format(**names[table]).as_string(cur),
                 copy_text(rows[table]),
+            )
+        cur.execute(read_sql("lock_erasures_shared"))  # an erasure committing meanwhile is seen below
+        for table in TABLES:
+            cur.execute(
+                sql.SQL(read_sql("drop_erased_from_temp")).format(
+                    temp=names[table]["temp"], column=sql.Identifier(CONTENT_COLUMN[table])
+                )
             )
         for table in reversed(TABLES):
             cur.execute(

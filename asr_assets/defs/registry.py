@@ -52,12 +52,14 @@ class Registration:
     new: list[str] = field(default_factory=list)  # partition keys, one per newly registered file
     duplicates: int = 0  # known content under another name
     known: int = 0  # the same file seen again (its size or time changed, or the registry was reset)
+    refused: int = 0  # content erased on request (asr_raw.erasures): never registered again
     skipped: list[SkippedEntry] = field(default_factory=list)  # listed, not taken, with the reason
     deferred: int = 0  # unseen files left for the next tick (budget)
 
     def summary(self) -> str:
         return (
             f"{len(self.new)} new, {self.duplicates} duplicate content, {self.known} already registered, "
+            f"{self.refused} refused (erased content), "
             f"{len(self.skipped)} skipped, {self.deferred} left for the next tick"
         )
 
@@ -133,9 +135,17 @@ def register(
     seen: list[dict] = []
     with conn.cursor() as cur:
         cur.execute(read_sql("lock_registry"))
+        cur.execute(read_sql("select_erasures"), {"checksums": [item.checksum for item in hashed]})
+        erased = {checksum: (erasure_id, at) for checksum, erasure_id, at in cur.fetchall()}
         batch = None
         for item in hashed:
             obj = item.obj
+            if item.checksum in erased:
+                erasure_id, at = erased[item.checksum]
+                result.refused += 1
+                reason = f"content erased on request on {at:%Y-%m-%d} (asr_raw.erasures {erasure_id}); not registered"
+                seen.append(_seen(obj, item.checksum, "refused", reason))
+                continue
             cur.execute(read_sql("select_landed_file"), {"checksum": item.checksum})
             row = cur.fetchone()
             if row is not None:

@@ -29,6 +29,7 @@ from asr_assets.local.daemon import (
 from asr_assets.local.landing import AUDIO_EXTENSIONS, land_files
 from asr_assets.local.report import mart_rows, print_marts, print_report, report_rows
 from asr_assets.local.runs import abandon_runs, batch_keys, wait_for_runs
+from asr_assets.local.sql import read_sql
 
 
 def _prepare() -> bool:
@@ -46,6 +47,19 @@ def _prepare() -> bool:
     migrate(settings.libpq_url(embedded_pg.ensure_database_url()))
     prepare_dbt_project()  # the daemon's code server and run workers import the dbt assets: the manifest must exist
     return started
+
+
+def _erased_content(dsn: str) -> dict[str, int]:
+    """Checksum -> erasure id of content erased on request (refused at landing; the sensor refuses it too)."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn, **settings.connect_options())
+    try:
+        with conn.cursor() as cur:
+            cur.execute(read_sql("erased_content"))
+            return dict(cur.fetchall())
+    finally:
+        conn.close()
 
 
 def ingest(args: argparse.Namespace) -> int:
@@ -70,12 +84,22 @@ def ingest(args: argparse.Namespace) -> int:
     if "://" in settings.landing_url() and not settings.landing_url().startswith("file://"):
         print("asr-assets ingest: ASR_LANDING_URL is remote; upload there with your tools", file=sys.stderr)
         return 2
-    landed = land_files(audio, Path(str(landing_dir).removeprefix("file://")))
+    erased = _erased_content(dsn)
+    landed, refused = land_files(audio, Path(str(landing_dir).removeprefix("file://")), erased.__contains__)
     print(f"database: {settings.redact_url(settings.libpq_url(dsn))}")
     print(
         f"landed {len(landed)} file(s) in {landing_dir}"
         + (f"; skipped {', '.join(skipped)}" if skipped else "")
     )
+    for item in refused:
+        print(
+            f"refused {item.name}: its content was erased on request (asr_raw.erasures {erased[item.checksum]}); "
+            "not landed"
+        )
+    if not landed:
+        if started_pg:
+            embedded_pg.stop_embedded_postgres()
+        return 0
     env = child_env()
     daemon = None
     log_path = settings.asr_home() / "logs" / f"daemon-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
@@ -130,6 +154,58 @@ def ingest(args: argparse.Namespace) -> int:
             for step, step_error in step_failures(instance, runs[key].dagster_run.run_id):
                 print(f"  {step}: {step_error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def erase(args: argparse.Namespace) -> int:
+    """Erase the calls named by args.call_id / args.source_uri everywhere (asr_assets.defs.erasure)."""
+    from asr_assets.defs import erasure
+    from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
+
+    if not (args.call_id or args.source_uri):
+        print("asr-assets erase: name the calls with --call-id or --source-uri", file=sys.stderr)
+        return 2
+    settings.asr_home().mkdir(parents=True, exist_ok=True)
+    started_pg = settings.current().database_url is None and not embedded_pg.embedded_postgres_running()
+    artifacts = ArtifactStoreResource()
+    done: list[erasure.Erasure] = []
+    postgres = PostgresResource()
+    try:
+        with postgres.connect() as conn:
+            for checksum in erasure.resolve(conn, args.call_id, args.source_uri):
+                result = erasure.erase(
+                    conn,
+                    checksum,
+                    requested_by=args.requested_by,
+                    reason=args.reason,
+                    landing_url=settings.landing_url(),
+                    artifacts=artifacts,
+                )
+                done.append(result)
+                print(_erasure_line(result), flush=True)
+        touched = sorted({table for r in done for table, n in r.rows.items() if n})
+        if touched and not args.no_vacuum:
+            erasure.vacuum(postgres.dsn, touched)
+            print(f"vacuumed {len(touched)} table(s)")
+    except erasure.ErasureError as e:
+        print(f"asr-assets erase: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if started_pg:
+            embedded_pg.stop_embedded_postgres()
+    return 0
+
+
+def _erasure_line(result) -> str:
+    if result.erasure_id is None:
+        return (
+            f"call {result.checksum}: already erased (asr_raw.erasures {', '.join(map(str, result.already))})"
+        )
+    rows = sum(result.rows.values())
+    files = ", ".join(f"{kind} {n}" for kind, n in sorted(result.files.items())) or "none"
+    return (
+        f"call {result.checksum}: erased (asr_raw.erasures {result.erasure_id}, {result.erased_at}); "
+        f"{rows} row(s) deleted, files: {files}"
+    )
 
 
 def ui(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,17 +36,23 @@ class LandedCopy:
     checksum: str
 
 
-def land_files(paths: list[Path], landing_dir: Path) -> list[LandedCopy]:
+def land_files(
+    paths: list[Path], landing_dir: Path, refuse: Callable[[str], bool] = lambda checksum: False
+) -> tuple[list[LandedCopy], list[LandedCopy]]:
     """Copy each file to a hidden temp name, then rename it into place, so the sensor never hashes half a file.
+    A file whose checksum `refuse` names (erased content) is not copied. Returns (landed, refused).
 
     The copy gets a fresh modification time (the sensor's high-water mark). A different file already landed under
     the same name keeps its place; ours gets the first 8 hex digits of its sha256 appended.
     """
     landing_dir.mkdir(parents=True, exist_ok=True)
-    landed = []
+    landed, refused = [], []
     for path in paths:
         checksum = sha256_file(path)
         name = safe_name(path.name)
+        if refuse(checksum):
+            refused.append(LandedCopy(path, name, checksum))
+            continue
         target = landing_dir / name
         if target.exists() and sha256_file(target) != checksum:
             stem, ext = os.path.splitext(name)
@@ -56,4 +63,4 @@ def land_files(paths: list[Path], landing_dir: Path) -> list[LandedCopy]:
             shutil.copyfile(path, tmp)
             os.replace(tmp, target)
         landed.append(LandedCopy(path, name, checksum))
-    return landed
+    return landed, refused

@@ -29,7 +29,7 @@ def test_land_files_copies_then_renames_and_keeps_different_content_apart(tmp_pa
     src.mkdir()
     a = src / "call 'one'.wav"
     a.write_bytes(sample_calls[0].read_bytes())
-    landed = land_files([a], landing)
+    landed, _ = land_files([a], landing)
     assert [p.name for p in landing.iterdir()] == ["call 'one'.wav"]
     assert landed[0].checksum == hashlib.sha256(a.read_bytes()).hexdigest()
     # same name, other content: lands under a suffixed name; same content again: nothing new
@@ -37,7 +37,7 @@ def test_land_files_copies_then_renames_and_keeps_different_content_apart(tmp_pa
     other.mkdir()
     b = other / "call 'one'.wav"
     b.write_bytes(sample_calls[1].read_bytes())
-    second = land_files([b, a], landing)
+    second, _ = land_files([b, a], landing)
     assert second[0].name == f"call 'one'-{second[0].checksum[:8]}.wav"
     assert second[1].name == "call 'one'.wav"
     assert sorted(p.name for p in landing.iterdir()) == sorted({second[0].name, "call 'one'.wav"})
