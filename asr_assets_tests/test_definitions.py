@@ -36,3 +36,29 @@ def test_executor_is_chosen_from_the_environment(monkeypatch):
     assert definitions.executor().name == "k8s"
     monkeypatch.delenv("ASR_EXECUTOR")
     assert definitions.executor().name == "in_process"
+
+
+def test_the_code_location_loads_with_every_documented_number_set(tmp_path):
+    """Every numeric ASR_* variable of the README's configuration table, set to its documented default, still lets
+    the code location load (ASR_RETRY_BACKOFF_S / ASR_BATCH_MAX_AUDIO_S were read into float fields, which
+    Dagster's EnvVar cannot fill, and the daemon then loaded no code at all)."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "ASR_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    row = re.compile(r"^\| ((?:`ASR_[A-Z_]+`(?:, )?)+) \| ([0-9][0-9, .]*) \|", re.M)
+    documented = {}
+    for names, defaults in row.findall((repo / "README.md").read_text()):
+        for name, value in zip(re.findall(r"ASR_[A-Z_]+", names), defaults.split(", "), strict=True):
+            documented[name] = value.strip()
+    assert {"ASR_RETRY_BACKOFF_S", "ASR_BATCH_MAX_AUDIO_S", "ASR_STEP_MAX_RETRIES"} <= set(documented)
+    (tmp_path / "dagster.yaml").write_text("")
+    out = subprocess.run(
+        [Path(sys.executable).with_name("dagster"), "definitions", "validate", "-m", "asr_assets.definitions"],
+        env=env | documented, cwd=repo, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -1,9 +1,15 @@
+import os
+
 import dagster as dg
 
 # Every step of a batch run retries (transient storage, database or pod failures): each step rewrites its own
-# outputs, so a retry is safe.
+# outputs, so a retry is safe. The default window is 10 + 20 + 40 s; an outage longer than that fails the run and
+# the landing sensor requests the batch again later (defs/batch_runs.py).
 STEP_RETRY = dg.RetryPolicy(
-    max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    max_retries=int(os.environ.get("ASR_STEP_MAX_RETRIES") or 3),
+    delay=float(os.environ.get("ASR_STEP_RETRY_DELAY_S") or 10),
+    backoff=dg.Backoff.EXPONENTIAL,
+    jitter=dg.Jitter.PLUS_MINUS,
 )
 
 # Everything downstream of raw_audio: the raw tables and the dbt models that read them run in the batch's run.

@@ -29,7 +29,7 @@ from asr_assets.local.embedded_pg import ensure_database_url
 
 # Defaults for batch sizing; see sensors.py for why these numbers.
 DEFAULT_BATCH_MAX_FILES = 200
-DEFAULT_BATCH_MAX_AUDIO_S = 4 * 3600.0
+DEFAULT_BATCH_MAX_AUDIO_S = 4 * 3600
 DEFAULT_MAX_FILES_PER_TICK = 200
 DEFAULT_MAX_BYTES_PER_TICK = 4 << 30  # ~8 s of hashing at 500 MB/s
 DEFAULT_MAX_TICK_S = 20.0
@@ -97,9 +97,11 @@ class LandingZoneResource(dg.ConfigurableResource):
 
     url: str | None = None
     batch_max_files: int = DEFAULT_BATCH_MAX_FILES
-    batch_max_audio_s: float = DEFAULT_BATCH_MAX_AUDIO_S
+    # Whole seconds here and below: Dagster reads an environment variable into an int field only (a float field
+    # set from ASR_* made the code location fail to load).
+    batch_max_audio_s: int = DEFAULT_BATCH_MAX_AUDIO_S
     # How long an under-full batch stays open for more files; 0 = close every batch at the end of its tick.
-    batch_max_wait_s: float = 0.0
+    batch_max_wait_s: int = 0
     # A tick hashes unseen files until one of these is reached and leaves the rest to the next tick: Dagster
     # cancels a sensor evaluation after 60 s, and a tick that never finishes would hash the same files forever.
     max_files_per_tick: int = DEFAULT_MAX_FILES_PER_TICK
@@ -108,7 +110,7 @@ class LandingZoneResource(dg.ConfigurableResource):
     # Runs the sensor requests per batch before it gives up (each run also retries its steps, and Dagster may
     # re-execute a failed run once); the wait between them starts at retry_backoff_s and doubles.
     batch_max_attempts: int = DEFAULT_BATCH_MAX_ATTEMPTS
-    retry_backoff_s: float = DEFAULT_RETRY_BACKOFF_S
+    retry_backoff_s: int = DEFAULT_RETRY_BACKOFF_S
 
     def resolved_url(self) -> str:
         """The landing URL with its protocol (file:// locally): the identity batches are recorded under."""
@@ -230,7 +232,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "landing": LandingZoneResource(
             url=_env_or("ASR_LANDING_URL", None),
             batch_max_files=_env_int_or("ASR_BATCH_MAX_FILES", DEFAULT_BATCH_MAX_FILES),
-            batch_max_audio_s=_env_int_or("ASR_BATCH_MAX_AUDIO_S", int(DEFAULT_BATCH_MAX_AUDIO_S)),
+            batch_max_audio_s=_env_int_or("ASR_BATCH_MAX_AUDIO_S", DEFAULT_BATCH_MAX_AUDIO_S),
             batch_max_wait_s=_env_int_or("ASR_BATCH_MAX_WAIT_S", 0),
             max_files_per_tick=_env_int_or("ASR_MAX_FILES_PER_TICK", DEFAULT_MAX_FILES_PER_TICK),
             batch_max_attempts=_env_int_or("ASR_BATCH_MAX_ATTEMPTS", DEFAULT_BATCH_MAX_ATTEMPTS),

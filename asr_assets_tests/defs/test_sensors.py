@@ -154,7 +154,7 @@ def test_batches_are_bounded_by_audio_duration(tmp_path, database_url, write_ton
     src = tmp_path / "src"
     src.mkdir()
     with dg.instance_for_test() as instance:
-        landing = Landing(root, database_url, instance, batch_max_audio_s=5.0)
+        landing = Landing(root, database_url, instance, batch_max_audio_s=5)
         for i in range(3):
             landing.put(write_tone(src / f"t{i}.wav", 3.0, amplitude=0.1 + i / 10), f"t{i}.wav")
         landing.tick()
