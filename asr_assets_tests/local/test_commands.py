@@ -65,9 +65,11 @@ def test_ingest_runs_calls_through_the_daemon_on_the_embedded_database(
     assert "1 batch(es), 1 succeeded" in again.stdout
 
 
-def _kill_run_worker_in_step(dagster_home: Path, step_key: str, deadline_s: float) -> str:
-    """kill -9 the run worker of the first ingest_job run once `step_key` has started; returns the run id."""
-    import signal
+def _run_in_step(
+    dagster_home: Path, step_key: str, deadline_s: float, need_worker: bool = True
+) -> tuple[str, int | None]:
+    """(run id, run worker pid) of the first ingest_job run once `step_key` has started (need_worker: and its
+    worker process is known)."""
     import time
 
     import dagster as dg
@@ -82,11 +84,38 @@ def _kill_run_worker_in_step(dagster_home: Path, step_key: str, deadline_s: floa
                     run_id = record.dagster_run.run_id
                     steps = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
                     worker = _worker_pid(instance, run_id)
-                    if worker and any(e.dagster_event.step_key == step_key for e in steps):
-                        os.kill(worker[0], signal.SIGKILL)
-                        return run_id
+                    if (worker or not need_worker) and any(
+                        e.dagster_event.step_key == step_key for e in steps
+                    ):
+                        return run_id, worker[0] if worker else None
         time.sleep(0.2)
     raise AssertionError(f"no run reached {step_key} within {deadline_s} s")
+
+
+def _kill_run_worker_in_step(dagster_home: Path, step_key: str, deadline_s: float) -> str:
+    """kill -9 the run worker of the first ingest_job run once `step_key` has started; returns the run id."""
+    import signal
+
+    run_id, pid = _run_in_step(dagster_home, step_key, deadline_s)
+    os.kill(pid, signal.SIGKILL)
+    return run_id
+
+
+def _every_file_once(pgdata: Path) -> tuple[list[tuple], list[tuple]]:
+    """(per landed file: name, rows in calls, rows in quarantine), (status, attempts) of each non-empty batch."""
+    conn = psycopg2.connect(embedded_pg.start_embedded_postgres(pgdata))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select f.file_name, count(c.call_id), (select count(*) from asr_raw.quarantine q"
+                " where q.checksum = f.checksum) from asr_raw.landed_files f"
+                " left join asr_raw.calls c on c.call_id = f.checksum group by f.file_name, f.checksum order by 1"
+            )
+            rows = cur.fetchall()
+            cur.execute("select status, attempts from asr_raw.ingest_batches where file_count > 0")
+            return rows, cur.fetchall()
+    finally:
+        conn.close()
 
 
 @pytest.mark.slow
@@ -110,23 +139,78 @@ def test_after_a_kill_9_of_the_run_worker_ingest_again_accounts_for_every_file_o
 
     again = _ingest(calls, 600)
     assert again.returncode == 0, first_out + again.stdout + again.stderr
-    url = embedded_pg.start_embedded_postgres(scratch_asr_home / "pgdata")
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "select f.file_name, count(c.call_id), (select count(*) from asr_raw.quarantine q"
-                " where q.checksum = f.checksum) from asr_raw.landed_files f"
-                " left join asr_raw.calls c on c.call_id = f.checksum group by f.file_name, f.checksum order by 1"
-            )
-            rows = cur.fetchall()
-            cur.execute("select status from asr_raw.ingest_batches where file_count > 0")
-            statuses = [r[0] for r in cur.fetchall()]
-    finally:
-        conn.close()
+    rows, batches = _every_file_once(scratch_asr_home / "pgdata")
     assert rows == [("broken.wav", 0, 1), (sample_calls[0].name, 1, 0), (sample_calls[3].name, 1, 0)]
-    assert statuses == ["succeeded"]
+    assert [status for status, _ in batches] == ["succeeded"]
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(scratch_asr_home / "dagster")) as instance:
         assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_a_database_outage_longer_than_the_step_retries_is_recovered_without_a_person(
+    scratch_asr_home, tmp_path, sample_calls, monkeypatch
+):
+    """The database goes away mid-run for longer than the steps' retry window (here shortened to one retry after
+    2 s), on a PostgreSQL of the test's own (the embedded server of its ASR_HOME, never the shared one): the run
+    fails, the landing sensor requests the batch again once the database is back, and the same `ingest` ends
+    with exit 0 and every file once."""
+
+    for name, value in (
+        ("ASR_STEP_MAX_RETRIES", "1"),
+        ("ASR_STEP_RETRY_DELAY_S", "2"),
+        ("ASR_RETRY_BACKOFF_S", "5"),
+    ):
+        monkeypatch.setenv(name, value)
+    # Its own server, named by ASR_DATABASE_URL: the embedded default would be restarted by the next process
+    # that needs it, which is no outage.
+    pgdata = scratch_asr_home / "outage-pgdata"
+    url = embedded_pg.start_embedded_postgres(pgdata)
+    monkeypatch.setenv("ASR_DATABASE_URL", url)
+    try:
+        _outage_then_recovery(scratch_asr_home, pgdata, url, tmp_path, sample_calls)
+    finally:
+        embedded_pg.stop_embedded_postgres(pgdata)
+
+
+def _outage_then_recovery(
+    scratch_asr_home: Path, pgdata: Path, url: str, tmp_path: Path, sample_calls
+) -> None:
+    import time
+
+    import dagster as dg
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / sample_calls[0].name).write_bytes(sample_calls[0].read_bytes())
+    (calls / "broken.wav").write_bytes(os.urandom(3000))
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "asr_assets.cli", "ingest", str(calls), "--timeout", "900"],
+        cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    # raw_audio has started: the transcripts step and the raw tables' load (which needs the database) are ahead
+    try:
+        run_id, _ = _run_in_step(scratch_asr_home / "dagster", "raw_audio", 600, need_worker=False)
+    except AssertionError:
+        ingest.kill()
+        raise AssertionError(ingest.communicate()[0]) from None
+    embedded_pg.stop_embedded_postgres(pgdata)
+    down_since = time.monotonic()
+    with dg.DagsterInstance.from_config(str(scratch_asr_home / "dagster")) as instance:
+        while time.monotonic() - down_since < 240:  # down until every run has failed, and at least 30 s
+            records = instance.get_run_records(dg.RunsFilter(job_name="ingest_job"))
+            if time.monotonic() - down_since > 30 and all(r.dagster_run.is_finished for r in records):
+                break
+            time.sleep(1)
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+    assert embedded_pg.start_embedded_postgres(pgdata) == url
+
+    out, _ = ingest.communicate(timeout=900)
+    assert ingest.returncode == 0, out
+    assert "database unavailable, waiting" in out and "database is back" in out
+    rows, batches = _every_file_once(pgdata)
+    assert rows == [("broken.wav", 0, 1), (sample_calls[0].name, 1, 0)]
+    ((status, attempts),) = batches
+    assert status == "succeeded" and attempts >= 2, out
