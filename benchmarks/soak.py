@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -27,7 +26,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FAULTS = ("kill-worker", "kill-daemon", "hostile")
 KILL_FAULTS = ("kill-worker", "kill-daemon")
 TRANSCRIBE_STEP = "transcripts"
-WORKER_PID = re.compile(r"pid: (\d+)")
 POLL_S = 1.0
 
 
@@ -93,14 +91,29 @@ def started_transcribing(instance, run_id: str) -> bool:
 
 
 def worker_pid_from_events(instance, run_id: str) -> int | None:
-    """The run worker's pid from the run's ENGINE_EVENT "Started process for run (pid: N)"."""
-    from dagster import DagsterEventType
+    """The run worker's pid from the run's last ENGINE_EVENT "Started process for run (pid: N)" (its `pid`
+    metadata; the event's user_message is empty, Dagster reports it as a structured event), as the run-worker
+    reaper reads it (asr_assets.defs.batch_runs._worker_pid)."""
+    from asr_assets.defs.batch_runs import _worker_pid
 
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
-        match = WORKER_PID.search(record.user_message or "")
-        if match and "process for run" in record.user_message:
-            return int(match.group(1))
-    return None
+    worker = _worker_pid(instance, run_id)
+    return worker[0] if worker else None
+
+
+def parent_pid(proc) -> int | None:
+    import psutil
+
+    try:
+        return proc.ppid()
+    except psutil.Error:
+        return None
+
+
+def is_run_worker(proc) -> bool:
+    """A run worker by its command line: `dagster api execute_run`, or the multiprocessing child the code
+    server's StartRun spawns (the DefaultRunLauncher's)."""
+    line = cmdline(proc)
+    return "execute_run" in line or "spawn_main" in line
 
 
 def find_target(fault: str, instance, ingest_pid: int) -> dict | None:
@@ -121,7 +134,10 @@ def find_target(fault: str, instance, ingest_pid: int) -> dict | None:
     tree_pids = {p.pid for p in tree}
     if pid is not None and pid in tree_pids:
         return {"pid": pid, "run_id": run.run_id, "found_by": "engine_event"}
-    workers = [p for p in tree if "execute_run" in cmdline(p)]
+    workers = [p for p in tree if is_run_worker(p)]
+    workers = [
+        p for p in workers if parent_pid(p) not in {w.pid for w in workers}
+    ]  # not a worker's own child
     if workers:
         return {"pid": workers[0].pid, "run_id": run.run_id, "found_by": "psutil", "event_pid": pid}
     return None

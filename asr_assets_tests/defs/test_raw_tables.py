@@ -102,3 +102,40 @@ def test_a_failed_load_leaves_the_previous_rows(database_url):
         pass
     conn.close()
     assert _counts(dsn, "atomic-test")["words"] == 4
+
+
+def test_two_loads_of_one_partition_at_once_both_succeed_and_keep_one_copy(database_url):
+    """Two runs of one batch that overlap (a UI materialisation beside the sensor's run, in a deployment without
+    the tag limit): the second load waits for the first and replaces its rows. Without the partition lock it
+    failed with a unique violation on calls (its delete could not see the first load's rows)."""
+    import threading
+
+    dsn = settings.libpq_url(database_url)
+    migrate(dsn)
+    manifest = {"calls": [MANIFEST["calls"][0] | {"call_id": "c3", "checksum": "c3"}], "quarantine": []}
+    rows = build_rows("overlap-test", manifest, [RECORDS[0] | {"call_id": "c3"}])
+    first, second = psycopg2.connect(dsn), psycopg2.connect(dsn)
+    errors: list[Exception] = []
+
+    def load_second() -> None:
+        try:
+            with second:
+                load_partition(second, "overlap-test", rows)
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    try:
+        load_partition(first, "overlap-test", rows)  # not committed yet: the other run loads meanwhile
+        other = threading.Thread(target=load_second)
+        other.start()
+        other.join(timeout=2)
+        assert other.is_alive()  # waiting for the first load
+        first.commit()
+        other.join(timeout=30)
+    finally:
+        first.close()
+        second.close()
+    assert errors == []
+    assert _counts(dsn, "overlap-test") == {
+        "calls": 1, "channels": 2, "segments": 2, "words": 4, "quarantine": 0
+    }  # fmt: skip
