@@ -118,7 +118,32 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except Exception as e:
+        from asr_assets import settings
+
+        if isinstance(e, settings.ConfigurationError):
+            print(f"asr-assets {args.command}: {e}", file=sys.stderr)
+            return 2
+        if not _is_database_unreachable(e):
+            raise
+
+        url = settings.current().database_url
+        where = settings.redact_url(url) if url else "the embedded PostgreSQL"
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        print(
+            f"asr-assets {args.command}: cannot reach the database {where}: {reason}; check ASR_DATABASE_URL and "
+            "that the server is up",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _is_database_unreachable(error: Exception) -> bool:
+    """A psycopg2 connection failure (psycopg2 is only imported by the commands that use the database)."""
+    psycopg2 = sys.modules.get("psycopg2")
+    return psycopg2 is not None and isinstance(error, psycopg2.OperationalError)
 
 
 if __name__ == "__main__":

@@ -165,14 +165,18 @@ def pgdata_dir() -> Path:
     return asr_home() / "pgdata"
 
 
+class ConfigurationError(ValueError):
+    """An ASR_* setting that cannot work; the message names it and the fix (never its secret)."""
+
+
 def sqlalchemy_url(url: str) -> str:
     """The same URL with the psycopg2 driver: SQLAlchemy 2 maps a bare postgresql:// to psycopg3, which breaks
     dagster-postgres' event watching, and psycopg2 is what we install."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql", PSYCOPG2_SCHEME):
-        raise ValueError(
-            f"database URL scheme {parts.scheme!r} is not PostgreSQL; set ASR_DATABASE_URL to "
-            "postgresql://user:password@host:5432/dbname"
+        raise ConfigurationError(
+            f"database URL scheme {parts.scheme!r} is not PostgreSQL (libpq key=value strings are not URLs); set "
+            "ASR_DATABASE_URL to postgresql://user:password@host:5432/dbname"
         )
     return urlunsplit(parts._replace(scheme=PSYCOPG2_SCHEME))
 

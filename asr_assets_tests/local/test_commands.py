@@ -154,9 +154,12 @@ def test_a_database_outage_longer_than_the_step_retries_is_recovered_without_a_p
     scratch_asr_home, tmp_path, sample_calls, monkeypatch
 ):
     """The database goes away mid-run for longer than the steps' retry window (here shortened to one retry after
-    2 s), on a PostgreSQL of the test's own (the embedded server of its ASR_HOME, never the shared one): the run
-    fails, the landing sensor requests the batch again once the database is back, and the same `ingest` ends
-    with exit 0 and every file once."""
+    2 s), on a PostgreSQL of the test's own (never the shared one): the run fails, the landing sensor requests the
+    batch again once the database is back, and the same `ingest` ends with exit 0 and every file once.
+
+    The URL carries a password (the server's local trust ignores it): afterwards no output, file under ASR_HOME
+    (Dagster's event log and compute logs, the daemon's log, artifacts, dbt's files) or table holds it, although
+    the run's failure was a database error."""
 
     for name, value in (
         ("ASR_STEP_MAX_RETRIES", "1"),
@@ -168,16 +171,51 @@ def test_a_database_outage_longer_than_the_step_retries_is_recovered_without_a_p
     # that needs it, which is no outage.
     pgdata = scratch_asr_home / "outage-pgdata"
     url = embedded_pg.start_embedded_postgres(pgdata)
-    monkeypatch.setenv("ASR_DATABASE_URL", url)
+    assert "postgres:@" in url
+    monkeypatch.setenv("ASR_DATABASE_URL", url.replace("postgres:@", f"postgres:{SECRET}@"))
     try:
-        _outage_then_recovery(scratch_asr_home, pgdata, url, tmp_path, sample_calls)
+        out = _outage_then_recovery(scratch_asr_home, pgdata, url, tmp_path, sample_calls)
+        assert _places_holding(SECRET, [scratch_asr_home, REPO / "dbt_transcripts"], [out], url) == []
     finally:
         embedded_pg.stop_embedded_postgres(pgdata)
 
 
+SECRET = "pw-Qx7-never-print-me"
+
+
+def _places_holding(secret: str, roots: list[Path], outputs: list[str], url: str) -> list[str]:
+    """Every output, file under roots (bytes, recursively) and database row (any schema) that contains secret."""
+    from psycopg2 import sql
+
+    found = [f"output {i}" for i, text in enumerate(outputs) if secret in text]
+    needle = secret.encode()
+    for root in roots:
+        for path in root.rglob("*"):
+            try:
+                if path.is_file() and not path.is_symlink() and needle in path.read_bytes():
+                    found.append(str(path))
+            except OSError:  # a socket or a file that vanished meanwhile
+                continue
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+                " and table_schema not in ('pg_catalog', 'information_schema')"
+            )
+            for schema, table in cur.fetchall():
+                query = sql.SQL("select count(*) from {} as t where t::text like %s")
+                cur.execute(query.format(sql.Identifier(schema, table)), (f"%{secret}%",))
+                if cur.fetchone()[0]:
+                    found.append(f"{schema}.{table}")
+    finally:
+        conn.close()
+    return found
+
+
 def _outage_then_recovery(
     scratch_asr_home: Path, pgdata: Path, url: str, tmp_path: Path, sample_calls
-) -> None:
+) -> str:
     import time
 
     import dagster as dg
@@ -214,3 +252,31 @@ def _outage_then_recovery(
     assert rows == [("broken.wav", 0, 1), (sample_calls[0].name, 1, 0)]
     ((status, attempts),) = batches
     assert status == "succeeded" and attempts >= 2, out
+    return out
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://bob:{SECRET}@127.0.0.1:1/asr",
+        f"postgresql://bob@127.0.0.1:1/asr?sslmode=disable&password={SECRET}",
+        f"host=127.0.0.1 port=1 user=bob password={SECRET} dbname=asr",
+    ],
+    ids=["userinfo", "query", "libpq-keywords"],
+)
+def test_a_database_that_cannot_be_reached_is_one_line_without_the_password(url, scratch_asr_home, tmp_path):
+    """Each form a password can take in ASR_DATABASE_URL: `ingest` and `erase` end with one line naming the
+    database (password as ***) and the fix, no traceback."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "a.wav").write_bytes(b"RIFF")
+    env = {**os.environ, "ASR_DATABASE_URL": url, "ASR_DB_CONNECT_TIMEOUT_S": "2"}
+    for command in (["ingest", str(calls)], ["erase", "--call-id", "0" * 64, "--requested-by", "x"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "asr_assets.cli", *command], cwd=REPO, env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        text = out.stdout + out.stderr
+        assert out.returncode in (1, 2) and "Traceback" not in text, text
+        assert SECRET not in text and "ASR_DATABASE_URL" in text, text
+        assert len(out.stderr.strip().splitlines()) == 1, text
