@@ -150,6 +150,26 @@ def settle_requested(conn, instance: dg.DagsterInstance, landing_url: str, polic
     return lines
 
 
+def settle_given_up(conn, instance: dg.DagsterInstance, landing_url: str) -> list[str]:
+    """A given-up batch that an operator re-materialised (a newer run than the last one recorded) and whose run
+    succeeded with every file settled is succeeded: the check and the ingest summary stop reporting it."""
+    lines = []
+    with conn.cursor() as cur:
+        cur.execute(
+            read_sql("select_given_up_batches"),
+            {"landing_url": landing_url, "limit": 10 * MAX_BATCHES_PER_TICK},
+        )
+        for batch_id, key, _, last_run_id, _, _ in cur.fetchall():
+            run = latest_run(instance, key)
+            if run is None or run.run_id == last_run_id or not run.is_success:
+                continue
+            cur.execute(read_sql("count_unsettled_files"), {"partition_key": key})
+            if cur.fetchone()[0] == 0:
+                _mark(cur, batch_id, "succeeded", run.run_id, None, 0)
+                lines.append(f"batch {key}: succeeded (re-materialised after it was given up)")
+    return lines
+
+
 def _fail(
     cur, batch_id: int, key: str, attempts: int, run_id: str | None, error: str, policy: RetryPolicy
 ) -> str:

@@ -19,7 +19,14 @@ and a batch belongs to the landing zone it was landed in.
 import dagster as dg
 
 from asr_assets import settings
-from asr_assets.defs.batch_runs import RetryPolicy, reap_dead_local_runs, request_due, settle_requested
+from asr_assets.defs import batch_checks
+from asr_assets.defs.batch_runs import (
+    RetryPolicy,
+    reap_dead_local_runs,
+    request_due,
+    settle_given_up,
+    settle_requested,
+)
 from asr_assets.defs.jobs import ingest_job
 from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.registry import BatchLimits, TickBudget, register
@@ -53,9 +60,12 @@ def landing_sensor(
         )
     with postgres.connect() as conn:
         policy = RetryPolicy(max_attempts=landing.batch_max_attempts, backoff_s=landing.retry_backoff_s)
-        for line in settle_requested(conn, context.instance, zone, policy):
+        changed = settle_requested(conn, context.instance, zone, policy)
+        changed += settle_given_up(conn, context.instance, zone)
+        for line in changed:
             (context.log.warning if "fail" in line or "given up" in line else context.log.info)(line)
         run_requests = request_due(conn, zone)
+        checks = [batch_checks.evaluation(conn, zone)] if any("given up" in line for line in changed) else []
     if registration.new or registration.duplicates or registration.deferred:
         context.log.info(f"landing zone: {registration.summary()}")
     for entry in registration.skipped:
@@ -64,5 +74,6 @@ def landing_sensor(
     to_add = [key for key in keys if not context.instance.has_dynamic_partition(ingest_batches.name, key)]
     return dg.SensorResult(
         run_requests=run_requests,
+        asset_events=checks,
         dynamic_partitions_requests=[ingest_batches.build_add_request(to_add)] if to_add else [],
     )

@@ -14,6 +14,7 @@ from asr_assets.defs.batch_runs import (
     RetryPolicy,
     reap_dead_local_runs,
     request_due,
+    settle_given_up,
     settle_requested,
 )
 from asr_assets.defs.sql.migrate import migrate
@@ -78,6 +79,33 @@ def test_a_failed_run_is_retried_with_a_fresh_run_key_then_given_up(db):
         status, attempts, error = _status(db)
         assert (status, attempts) == ("given_up", 2) and "connection refused" in error
         assert request_due(db, ZONE) == []  # not retried forever
+
+
+def test_a_given_up_batch_fails_its_check_until_an_operator_re_materialises_it(db):
+    from asr_assets.defs.batch_checks import CHECK_NAME, evaluation
+
+    with dg.instance_for_test() as instance:
+        for _ in range(2):
+            request_due(db, ZONE)
+            _run(instance, dg.DagsterRunStatus.FAILURE)
+            settle_requested(db, instance, ZONE, NO_WAIT)
+        check = evaluation(db, ZONE)
+        assert check.check_name == CHECK_NAME and not check.passed
+        assert check.metadata["given_up_batches"].value == 1
+        assert (
+            "b1" in check.metadata["batches"].value
+            and "connection refused" in check.metadata["batches"].value
+        )
+        assert settle_given_up(db, instance, ZONE) == []  # its last run is still the failed one
+
+        with db.cursor() as cur:  # the operator fixed the cause and re-materialised the partition
+            cur.execute(
+                "insert into asr_raw.quarantine (checksum, file_name, source_uri, partition_key, reason_code,"
+                " reason) values ('c1', 'a.wav', 'file:///landing/a.wav', 'b1', 'empty', 'a.wav: empty')"
+            )
+        _run(instance, dg.DagsterRunStatus.SUCCESS)
+        assert "re-materialised" in settle_given_up(db, instance, ZONE)[0]
+        assert _status(db)[0] == "succeeded" and evaluation(db, ZONE).passed
 
 
 def test_a_failure_dagster_will_re_execute_is_left_to_it(db):

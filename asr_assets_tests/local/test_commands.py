@@ -120,11 +120,13 @@ def _every_file_once(pgdata: Path) -> tuple[list[tuple], list[tuple]]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
+@pytest.mark.parametrize("step", ["transcripts", "dbt_transcripts"])
 def test_after_a_kill_9_of_the_run_worker_ingest_again_accounts_for_every_file_once(
-    scratch_asr_home, tmp_path, sample_calls
+    step, scratch_asr_home, tmp_path, sample_calls
 ):
-    """The issue's "Done when": a kill -9 of the run worker mid-transcription; `asr-assets ingest` on the same
-    folder again ends with every file in calls or quarantine exactly once, and exit 0 (F1)."""
+    """The issue's "Done when": a kill -9 of the run worker mid-transcription (and during dbt); `asr-assets
+    ingest` on the same folder again ends with every file in calls or quarantine exactly once, the marts
+    complete, and exit 0 (F1)."""
     calls = tmp_path / "calls"
     calls.mkdir()
     for path in (sample_calls[3], sample_calls[0]):
@@ -134,7 +136,7 @@ def test_after_a_kill_9_of_the_run_worker_ingest_again_accounts_for_every_file_o
         [sys.executable, "-m", "asr_assets.cli", "ingest", str(calls), "--timeout", "600"],
         cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    killed = _kill_run_worker_in_step(scratch_asr_home / "dagster", "transcripts", 600)
+    killed = _kill_run_worker_in_step(scratch_asr_home / "dagster", step, 600)
     first_out, _ = first.communicate(timeout=900)
 
     again = _ingest(calls, 600)
@@ -142,6 +144,9 @@ def test_after_a_kill_9_of_the_run_worker_ingest_again_accounts_for_every_file_o
     rows, batches = _every_file_once(scratch_asr_home / "pgdata")
     assert rows == [("broken.wav", 0, 1), (sample_calls[0].name, 1, 0), (sample_calls[3].name, 1, 0)]
     assert [status for status, _ in batches] == ["succeeded"]
+    assert "asr_marts.fct_calls (dbt):" in again.stdout  # the marts were built after the kill
+    for path in (sample_calls[0], sample_calls[3]):
+        assert path.name[:32] in again.stdout.split("asr_marts.fct_calls (dbt):")[1]
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(scratch_asr_home / "dagster")) as instance:
