@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import psycopg2.extras
 
 from asr_assets.defs.discovery import LandedObject, Listing, SkippedEntry
-from asr_assets.defs.resources import header_duration_s, sha256_uri
+from asr_assets.defs.resources import header_length, sha256_uri
 from asr_assets.defs.sql import read_sql
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class BatchLimits:
 class Hashed:
     obj: LandedObject
     checksum: str
-    duration_s: float | None
+    duration_s: float | None  # from the header
+    channel_s: float  # duration x channels: what transcribing it costs (each channel is decoded on its own)
 
 
 @dataclass
@@ -100,7 +101,7 @@ def hash_within_budget(
         spent += obj.size_bytes
         try:
             checksum = sha256_uri(obj.open_uri)
-            duration = header_duration_s(obj.open_uri)
+            header = header_length(obj.open_uri)
             now = _stat(obj)
         except FileNotFoundError:
             skipped.append(SkippedEntry(obj.uri, "vanished between the listing and the read"))
@@ -111,7 +112,8 @@ def hash_within_budget(
         if now is not None and now != (obj.size_bytes, obj.modified):
             skipped.append(SkippedEntry(obj.uri, "still being written (size or time changed while hashed)"))
             continue
-        hashed.append(Hashed(obj, checksum, duration))
+        duration, channels = header or (None, 1)
+        hashed.append(Hashed(obj, checksum, duration, (duration or 0.0) * channels))
     return hashed, skipped, 0
 
 
@@ -160,7 +162,7 @@ def register(
                     )
                 seen.append(_seen(obj, item.checksum, outcome, f"content registered in batch {row[1]}"))
                 continue
-            duration = item.duration_s or 0.0
+            duration = item.channel_s
             batch = batch or _open_batch(cur, landing_url)
             if batch[2] > 0 and (batch[2] + 1 > limits.max_files or batch[3] + duration > limits.max_audio_s):
                 cur.execute(read_sql("close_batch"), {"batch_id": batch[0]})

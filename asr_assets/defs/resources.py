@@ -137,14 +137,16 @@ def sha256_uri(uri: str) -> str:
         return sha256_stream(f)
 
 
-def header_duration_s(source: str | bytes) -> float | None:
-    """Duration from the file header (cheap, no decoding) of a URI or of bytes already read; None when
-    libsndfile can't read the header (the decoder then gives the precise reason)."""
+def header_length(source: str | bytes) -> tuple[float, int] | None:
+    """(duration in seconds, channels) from the file header (cheap, no decoding) of a URI or of bytes already
+    read; None when libsndfile can't read the header (the decoder then gives the precise reason)."""
     try:
         if isinstance(source, bytes):
-            return float(sf.info(io.BytesIO(source)).duration)
-        with open_uri(source) as fh:
-            return float(sf.info(fh).duration)
+            info = sf.info(io.BytesIO(source))
+        else:
+            with open_uri(source) as fh:
+                info = sf.info(fh)
+        return float(info.duration), int(info.channels)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
         return None
 

@@ -148,21 +148,25 @@ def test_batches_are_bounded_by_file_count(tmp_path, database_url, sample_calls)
     assert _added(result) == [k for k, _ in sizes] == [r.partition_key for r in result.run_requests]
 
 
-def test_batches_are_bounded_by_audio_duration(tmp_path, database_url, write_tone):
+@pytest.mark.parametrize(("channels", "expected"), [(1, [3]), (2, [1, 2])])
+def test_batches_are_bounded_by_channel_seconds(channels, expected, tmp_path, database_url, write_tone):
+    """A batch's audio is counted per channel (each channel is transcribed on its own): three 3 s files fit 13
+    channel-seconds when mono (9), not when stereo (18)."""
     root = tmp_path / "landing"
     root.mkdir()
     src = tmp_path / "src"
     src.mkdir()
     with dg.instance_for_test() as instance:
-        landing = Landing(root, database_url, instance, batch_max_audio_s=5)
+        landing = Landing(root, database_url, instance, batch_max_audio_s=13)
         for i in range(3):
-            landing.put(write_tone(src / f"t{i}.wav", 3.0, amplitude=0.1 + i / 10), f"t{i}.wav")
+            tone = write_tone(src / f"t{i}.wav", 3.0, channels=channels, amplitude=0.1 + i / 10)
+            landing.put(tone, f"t{i}.wav")
         landing.tick()
         sizes = landing.query("select count(*) from asr_raw.landed_files group by partition_key order by 1")
         landing.query(
             "truncate asr_raw.landed_duplicates, asr_raw.landed_files, asr_raw.ingest_batches, asr_raw.landing_objects; select 1"
         )
-    assert [n for (n,) in sizes] == [1, 1, 1]  # 3 s + 3 s > 5 s
+    assert [n for (n,) in sizes] == expected
 
 
 def test_partial_uploads_are_not_listed(tmp_path):
