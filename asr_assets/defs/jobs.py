@@ -16,9 +16,7 @@ STEP_RETRY = dg.RetryPolicy(
 # (Model evaluation assets, if any, are not downstream of raw_audio and stay out of every ingest run.)
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    # no_batch_given_up is about every batch, not this one: the sensor reports it (defs/batch_checks.py)
-    selection=dg.AssetSelection.assets("raw_audio").downstream()
-    - dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("raw_audio"), "no_batch_given_up")),
+    selection=dg.AssetSelection.assets("raw_audio").downstream(),
     op_retry_policy=STEP_RETRY,
     description="Transcribe one ingest batch and load it: raw_audio -> transcripts -> asr_raw.* -> dbt models.",
 )

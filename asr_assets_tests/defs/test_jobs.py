@@ -14,7 +14,7 @@ from psycopg2 import sql
 from asr_assets import settings
 from asr_assets.definitions import defs
 from asr_assets.defs.partitions import ingest_batches
-from asr_assets.defs.raw_tables import TABLES
+from asr_assets.defs.raw_tables import BATCH_LOADS, TABLES
 from asr_assets.defs.resources import LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import landing_sensor
 
@@ -90,7 +90,7 @@ def test_ingest_job_transcribes_the_good_files_and_quarantines_the_bad(
         again = job.execute_in_process(
             partition_key=key,
             instance=instance,
-            asset_selection=[dg.AssetKey(["asr_raw", t]) for t in TABLES],
+            asset_selection=[dg.AssetKey(["asr_raw", t]) for t in (*TABLES, BATCH_LOADS)],
         )
         assert again.success
         assert _partition_counts(database_url, key) == counts

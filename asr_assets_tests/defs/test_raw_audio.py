@@ -139,7 +139,7 @@ def test_a_name_with_a_newline_cannot_inject_log_lines():
 
 
 def test_a_rerun_after_the_landing_file_is_gone_uses_the_checked_copy(
-    asr_home, database_url, sample_calls, monkeypatch
+    asr_home, database_url, write_tone, monkeypatch
 ):
     """Re-materialising a batch whose landing files were cleaned up keeps its calls (it used to quarantine them
     all as "missing" although the checked copies were in the artifact store)."""
@@ -153,7 +153,8 @@ def test_a_rerun_after_the_landing_file_is_gone_uses_the_checked_copy(
     monkeypatch.setenv("ASR_DATABASE_URL", database_url)
     landing = asr_home / "landing"
     landing.mkdir()
-    (landing / "kept.wav").write_bytes(sample_calls[0].read_bytes())
+    # content no other test of the session registers (the registry is shared by the session's database)
+    write_tone(landing / "kept.wav", 2.0, amplitude=0.1 + np.random.default_rng().random() / 2)
     resources = {"postgres": PostgresResource(), "artifacts": ArtifactStoreResource()}
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(
