@@ -58,8 +58,9 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         default=None,
-        metavar="DIR",
-        help="Whisper checkpoint directory, CTranslate2 or Hugging Face (default: the bundled tiny.en)",
+        metavar="DIR|NAME",
+        help="Whisper checkpoint directory (CTranslate2 or Hugging Face), or an installed one by name: tiny.en, "
+        "base (multilingual) (default: tiny.en)",
     )
     vad = p.add_mutually_exclusive_group()
     vad.add_argument(

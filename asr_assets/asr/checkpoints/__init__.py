@@ -98,7 +98,13 @@ def load_checkpoint(path: str | Path | None = None) -> tuple[Checkpoint, dict[st
 
 
 def locate_checkpoint(path: str | Path | None = None) -> tuple[Path, str, list[Path], str]:
-    """(directory, format "ct2" | "hf", weights files, version = their sha256) without reading the weights."""
+    """(directory, format "ct2" | "hf", weights files, version = their sha256) without reading the weights.
+
+    `path` is a checkpoint folder or a name from the catalog (catalog.py: "tiny.en", "base")."""
+    from asr_assets.asr.checkpoints.catalog import CATALOG, catalog_path
+
+    if path is not None and str(path) in CATALOG and not Path(path).exists():
+        path = catalog_path(str(path), model_cache_dir())
     root = Path(path) if path is not None else default_model_path()
     if not root.is_dir():
         raise CheckpointError(
