@@ -62,6 +62,13 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         help="Whisper checkpoint directory (CTranslate2 or Hugging Face), or an installed one by name: tiny.en, "
         "base (multilingual) (default: tiny.en)",
     )
+    p.add_argument(
+        "--language",
+        default="en",
+        metavar="CODE",
+        help="spoken language, a Whisper code (en, fr, es, de, ...); other than en needs a multilingual model "
+        "(--model base) (default: %(default)s)",
+    )
     vad = p.add_mutually_exclusive_group()
     vad.add_argument(
         "--vad",
@@ -152,7 +159,7 @@ def transcription_options(args: argparse.Namespace) -> TranscriptionOptions:
     from asr_assets.asr.transcribe import TranscriptionOptions
 
     options = TranscriptionOptions(
-        beam_size=args.beam_size, word_timestamps=True, batched=args.mode == "batched"
+        beam_size=args.beam_size, word_timestamps=True, batched=args.mode == "batched", language=args.language
     )
     return options if args.vad is None else replace(options, vad=args.vad)
 

@@ -58,6 +58,9 @@ class Segment:
 class TranscriptionOptions:
     """faster-whisper's `transcribe` defaults, except word timestamps on and the per-channel VAD."""
 
+    # The spoken language (a Whisper code: "en", "fr", "es", ...): its token starts every decoder prompt and the
+    # forced alignment. An English-only checkpoint (tiny.en) takes "en" only; a multilingual one any of its own.
+    language: str = "en"
     beam_size: int = 5
     best_of: int = 5
     patience: float = 1.0
@@ -201,13 +204,26 @@ class Transcriber:
         self.engine_name, self.compute_type = engine, compute_type
         self.checkpoint = checkpoint
         self.model_version = checkpoint.version
-        self.tokenizer = Tokenizer.from_file(
+        self.english_tokenizer = Tokenizer.from_file(
             checkpoint.tokenizer_file,
             multilingual=checkpoint.is_multilingual,
             task="transcribe",
             language="en",
         )
+        self.tokenizer = self.english_tokenizer  # the language of the batch being transcribed (set per batch)
         self.stats = TranscriptionStats()
+
+    def use_language(self, language: str) -> None:
+        """Make `language` the one every prompt and alignment of the next batch carries."""
+        if not self.checkpoint.is_multilingual:
+            if language != "en":
+                raise ValueError(
+                    f"{self.checkpoint.path} is an English-only checkpoint and cannot transcribe {language!r}; use a "
+                    "multilingual one (model 'base')"
+                )
+            self.tokenizer = self.english_tokenizer
+            return
+        self.tokenizer = self.english_tokenizer.with_language(language)
 
     def reset_stats(self) -> None:
         self.stats = TranscriptionStats()
@@ -229,6 +245,7 @@ class Transcriber:
         Returns one list per input, segments sorted by (start, channel).
         """
         loaded = [a if isinstance(a, Audio) else load_audio(a) for a in audios]
+        self.use_language(options.language)
         if options.batched:
             from asr_assets.asr.batched import transcribe_batched
 
@@ -442,7 +459,9 @@ class Transcriber:
                 texts.append(text)
         alignments: dict[int, list] = {}
         if rows:
-            aligned = self.backend.align(self.backend.select(encoded, rows), texts)
+            aligned = self.backend.align(
+                self.backend.select(encoded, rows), texts, sot_sequence=self.tokenizer.sot_sequence
+            )
             for row, text, (attention, token_probs) in zip(rows, texts, aligned, strict=True):
                 alignments[row] = find_alignment(self.tokenizer, text, attention, token_probs, sizes[row])
         for row, current in enumerate(windows):
