@@ -188,3 +188,49 @@ def test_file_names_reach_analysts_redacted(scratch_database, run_dbt, sql):
     assert sql(url, "select file_name from asr_marts.fct_calls") == [("[PHONE]_acct_[NUMBER].wav",)]
     assert sql(url, "select file_name from asr_marts.call_search") == [("[PHONE]_acct_[NUMBER].wav",)]
     assert sql(url, "select file_name from asr_raw.calls") == [("+447700900123_acct_40512345.wav",)]
+
+
+SPOKEN_NUMBERS = [  # (phrase as Whisper writes it, what analysts see)
+    ("my account number is one two three four five six", "my account number is [NUMBER]"),
+    (
+        "Vous pouvez me rappeler au zéro six, un deux, trois quatre, cinq six, sept huit. Merci.",
+        "Vous pouvez me rappeler au [PHONE]. Merci.",
+    ),
+    (
+        "El número de la tarjeta es cuatro cinco tres dos cero uno cinco uno nueve ocho siete seis cinco cuatro "
+        "tres dos.",
+        "El número de la tarjeta es [CARD_NUMBER].",
+    ),
+    ("Meine Kundennummer ist sieben acht neun null eins zwei drei.", "Meine Kundennummer ist [NUMBER]."),
+    ("Ich habe ein Auto und zwei Kinder.", "Ich habe ein Auto und zwei Kinder."),  # a few number words stay
+    ("J'ai un chat, deux chiens et trois poules.", "J'ai un chat, deux chiens et trois poules."),
+    ("Tengo dos hijos y una hija.", "Tengo dos hijos y una hija."),
+]
+
+
+def test_spoken_numbers_are_redacted_in_english_french_spanish_and_german(scratch_database, run_dbt):
+    """The digit words of each supported language (en, fr, es, de) count as digits, in realistic phrases; a few
+    number words in ordinary speech are kept."""
+    import json
+
+    rows = " union all ".join(
+        f'select {i} as n, {{{{ redact_pii("\'" ~ {json.dumps(phrase.replace(chr(39), chr(39) * 2))} ~ "\'") }}}} '
+        "as redacted"
+        for i, (phrase, _) in enumerate(SPOKEN_NUMBERS)
+    )
+    query = f"select * from ({rows}) as t order by n"  # noqa: S608 - the test's own constant phrases
+    out = run_dbt(
+        scratch_database,
+        "show",
+        "--inline",
+        query,
+        "--limit",
+        "50",
+        "--output",
+        "json",
+        "--log-format",
+        "json",
+    )
+    shown = next(json.loads(line)["data"]["preview"] for line in out.splitlines() if '"preview"' in line)
+    got = [row["redacted"] for row in json.loads(shown)]
+    assert got == [expected for _, expected in SPOKEN_NUMBERS]
