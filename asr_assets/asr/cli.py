@@ -66,7 +66,8 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         "--language",
         default="en",
         metavar="CODE",
-        help="spoken language, a Whisper code (en, fr, es, de, ...); other than en needs a multilingual model "
+        help="spoken language, a Whisper code (en, fr, es, de, ...), or auto: identified per file from its first "
+        "30 s (printed as language / language_probability; xla engine). Other than en needs a multilingual model "
         "(--model base) (default: %(default)s)",
     )
     vad = p.add_mutually_exclusive_group()
@@ -159,7 +160,10 @@ def transcription_options(args: argparse.Namespace) -> TranscriptionOptions:
     from asr_assets.asr.transcribe import TranscriptionOptions
 
     options = TranscriptionOptions(
-        beam_size=args.beam_size, word_timestamps=True, batched=args.mode == "batched", language=args.language
+        beam_size=args.beam_size,
+        word_timestamps=True,
+        batched=args.mode == "batched",
+        language="en" if args.language == "auto" else args.language,
     )
     return options if args.vad is None else replace(options, vad=args.vad)
 
@@ -207,10 +211,38 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             except AsrError as e:  # one bad file must not hide the others' results
                 print(f"asr-assets transcribe: {e}", file=sys.stderr)
                 status = 1
-        per_file = transcriber.transcribe_batch(audios, options) if audios else []
-        for result in file_results(paths, audios, per_file, transcriber.model_version):
+        try:
+            per_file, guesses = _transcribe_group(transcriber, audios, options, auto=args.language == "auto")
+        except ValueError as e:  # a language the model does not have, or auto on the litert engine
+            print(f"asr-assets transcribe: {e}", file=sys.stderr)
+            return 2
+        for i, result in enumerate(file_results(paths, audios, per_file, transcriber.model_version)):
+            if guesses:
+                result["language"], result["language_probability"] = (
+                    guesses[i].language,
+                    round(guesses[i].probability, 3),
+                )
             print(json.dumps(result, ensure_ascii=False), flush=True)
     return status
+
+
+def _transcribe_group(transcriber, audios, options, auto: bool):
+    """(segments per file, language guesses or []): with auto, each file is identified and the files of each
+    language are transcribed together in it."""
+    if not auto or not audios:
+        return (transcriber.transcribe_batch(audios, options) if audios else []), []
+    from asr_assets.asr.language import detect_language
+
+    guesses = [detect_language(transcriber, audio) for audio in audios]
+    per_file: list = [None] * len(audios)
+    for language in sorted({g.language for g in guesses}):
+        rows = [i for i, g in enumerate(guesses) if g.language == language]
+        segments = transcriber.transcribe_batch(
+            [audios[i] for i in rows], replace(options, language=language)
+        )
+        for i, segs in zip(rows, segments, strict=True):
+            per_file[i] = segs
+    return per_file, guesses
 
 
 def transcribe_files(

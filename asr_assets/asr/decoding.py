@@ -225,6 +225,30 @@ class WhisperEngine:
             )
         return results
 
+    def sot_logits(self, enc: tf.Tensor) -> np.ndarray:
+        """(rows, vocab) logits after <|startoftranscript|> alone, per row of encoder output: what language
+        identification reads (openai/whisper's and CTranslate2's detect_language), from the same prefill program
+        as decoding."""
+        n = int(enc.shape[0])
+        w = bucket(n, WINDOW_BUCKETS)
+        p = bucket(1, PROMPT_BUCKETS)
+        tokens = np.zeros((w, p), np.int32)
+        tokens[:, p - 1] = self.tokens.sot
+        start = np.full(
+            w, p - 1, np.int32
+        )  # the prompt is right-aligned: its one token sits in the last slot
+        if w > n:
+            enc = tf.concat([enc, tf.repeat(enc[-1:], w - n, axis=0)], axis=0)
+        prefill = self._prefill_fn(w, p, bucket(p, LOOP_PROMPT_BUCKETS))
+        first_logits = prefill(
+            enc,
+            tf.constant(tokens),
+            tf.constant(np.zeros((w, p), np.int32)),
+            tf.constant(start),
+            tf.constant(start),
+        )[3]
+        return np.asarray(first_logits)[:n]
+
     def _prefill_fn(self, w: int, p: int, slots: int):
         key = (w, p, slots)
         if key not in self._prefill_fns:

@@ -36,3 +36,27 @@ def test_an_english_only_model_refuses_another_language(transcriber, eval_dir):
     audio = load_audio(eval_dir / PROMPTS["fr"][0])
     with pytest.raises(ValueError, match="English-only.*'fr'.*base"):
         transcriber.transcribe(audio, TranscriptionOptions(language="fr"))
+
+
+@pytest.mark.parametrize(
+    ("path", "language"),
+    [
+        ("multilang/asterisk-fr-ca-8k/wav/agent-user.wav", "fr"),
+        ("multilang/asterisk-es-mx-8k/wav/conf-adminmenu-18.wav", "es"),
+        ("multilang/asterisk-it-it-8k/wav/agent-user.wav", "it"),
+        ("en/en-misc-jfk/jfk.flac", "en"),
+    ],
+)
+def test_the_language_is_identified_from_the_first_window(path, language, base_transcriber, eval_dir):
+    from asr_assets.asr.language import detect_language
+
+    guess = detect_language(base_transcriber, load_audio(eval_dir / path))
+    assert guess.language == language and guess.probability > 0.8, guess
+    assert list(guess.top)[0] == language and abs(sum(guess.top.values()) - 1) < 0.1
+
+
+def test_an_english_only_model_identifies_english_without_running(transcriber, eval_dir):
+    from asr_assets.asr.language import detect_language
+
+    guess = detect_language(transcriber, load_audio(eval_dir / PROMPTS["fr"][0]))
+    assert (guess.language, guess.probability) == ("en", 1.0)

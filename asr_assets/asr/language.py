@@ -1,0 +1,58 @@
+"""Spoken-language identification as openai/whisper and faster-whisper do it: the decoder's distribution over the
+language tokens after <|startoftranscript|> alone, on the first 30 s window. A call's channels are identified
+together (each side's window, probabilities averaged), channels of digital silence left out.
+
+The short prompts of telephone menus are where identification is weakest (a 3 s Spanish prompt can come out as
+Portuguese at 0.44, ../shared/notes/models.md): callers route by the language given with the file when there is
+one, and treat a guess below their threshold as uncertain rather than as the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from asr_assets.asr.audio import SAMPLE_RATE, Audio
+from asr_assets.asr.constants import N_FRAMES
+from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
+
+TOP = 5
+
+
+@dataclass(frozen=True)
+class LanguageGuess:
+    language: str  # a Whisper language code
+    probability: float
+    top: dict[str, float]  # the TOP most likely languages and their probabilities
+
+
+def detect_language(transcriber, audio: Audio) -> LanguageGuess:
+    """The most likely language of `audio` for the transcriber's checkpoint (English for an English-only one)."""
+    if not transcriber.checkpoint.is_multilingual:
+        return LanguageGuess("en", 1.0, {"en": 1.0})
+    if transcriber.engine_name != "xla":
+        raise ValueError(
+            "language identification runs on the xla engine; use Transcriber(model, engine='xla')"
+        )
+    tokens = transcriber.english_tokenizer.language_tokens
+    codes = list(tokens)
+    n_mels = transcriber.checkpoint.dims.n_mels
+    window = N_FRAMES * (SAMPLE_RATE // 100)  # 30 s of samples
+    mels = [
+        pad_or_trim(log_mel_spectrogram(channel[:window], n_mels), N_FRAMES)
+        for channel in audio.channels
+        if np.any(channel)
+    ]
+    if not mels:
+        raise ValueError(
+            f"{audio.path or 'the recording'} is digital silence: there is no language to identify"
+        )
+    encoded = transcriber.backend.encode(np.stack(mels).astype(np.float32))
+    logits = transcriber.backend.engine.sot_logits(encoded)[:, [tokens[c] for c in codes]].astype(np.float64)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = (probs / probs.sum(axis=1, keepdims=True)).mean(axis=0)
+    order = np.argsort(-probs)
+    return LanguageGuess(
+        codes[order[0]], float(probs[order[0]]), {codes[i]: float(probs[i]) for i in order[:TOP]}
+    )
