@@ -101,6 +101,21 @@ def _kill_run_worker_in_step(dagster_home: Path, step_key: str, deadline_s: floa
     return run_id
 
 
+def _kill_tree(pid: int) -> None:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
 def _every_file_once(pgdata: Path) -> tuple[list[tuple], list[tuple]]:
     """(per landed file: name, rows in calls, rows in quarantine), (status, attempts) of each non-empty batch."""
     conn = psycopg2.connect(embedded_pg.start_embedded_postgres(pgdata))
@@ -237,7 +252,7 @@ def _outage_then_recovery(
     try:
         run_id, _ = _run_in_step(scratch_asr_home / "dagster", "raw_audio", 600, need_worker=False)
     except AssertionError:
-        ingest.kill()
+        _kill_tree(ingest.pid)  # its dagster-daemon too: an orphan daemon would run on after the test
         raise AssertionError(ingest.communicate()[0]) from None
     embedded_pg.stop_embedded_postgres(pgdata)
     down_since = time.monotonic()
