@@ -1,3 +1,4 @@
+import contextlib
 import os
 import subprocess
 import sys
@@ -110,10 +111,8 @@ def _kill_tree(pid: int) -> None:
     except psutil.NoSuchProcess:
         return
     for proc in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def _every_file_once(pgdata: Path) -> tuple[list[tuple], list[tuple]]:
