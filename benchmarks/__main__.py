@@ -14,6 +14,7 @@ COMMANDS = (
     "bench",
     "profile",
     "soak",
+    "langid",
 )  # the public ones; the two below are the bench's own subprocesses, not listed
 WORKER = "_worker"
 FW_WORKER = (
@@ -154,6 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the report here")
     p.add_argument("--keep", action="store_true", help="keep the temp corpus, ASR_HOME and ingest log")
 
+    p = sub.add_parser(
+        "langid",
+        help="language identification accuracy per language (the set folder names the language)",
+        description="Identify the language of every file of at least --min-seconds under DIR (e.g. "
+        "../shared/eval/multilang) with the multilingual model and compare with the language the set's folder "
+        "names (asterisk-fr-ca-8k -> fr).",
+    )
+    p.add_argument("dir", metavar="DIR", help="a folder of evaluation sets")
+    p.add_argument("--model", default="base", help="a multilingual checkpoint (default %(default)s)")
+    p.add_argument(
+        "--min-seconds", type=float, default=3.0, help="shortest file counted (default %(default)s)"
+    )
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="N files spread evenly over the sets")
+    p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the full report here")
+
     # One engine group in its own process, started by `bench`. Added without `help`, so the command list leaves
     # it out; the subparsers' metavar leaves it out of the usage line.
     p = sub.add_parser(WORKER)
@@ -259,10 +275,21 @@ def cmd_fw_transcribe(args: argparse.Namespace) -> int:
     return fw_transcribe(args.files, config)
 
 
+def cmd_langid(args: argparse.Namespace) -> int:
+    from benchmarks.langid import format_langid, run_langid
+
+    report = run_langid(args.dir, args.model, args.min_seconds, args.limit)
+    print(format_langid(report))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    return 0
+
+
 HANDLERS = {
     "bench": cmd_bench,
     "profile": cmd_profile,
     "soak": cmd_soak,
+    "langid": cmd_langid,
     WORKER: cmd_worker,
     FW_WORKER: cmd_fw_transcribe,
 }
