@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from asr_assets.asr.audio import SAMPLE_RATE, Audio
-from asr_assets.asr.constants import N_FRAMES
+from asr_assets.asr.audio import Audio
+from asr_assets.asr.constants import N_FRAMES, N_SAMPLES
 from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
 
 TOP = 5
@@ -38,9 +38,8 @@ def detect_language(transcriber, audio: Audio) -> LanguageGuess:
     tokens = transcriber.english_tokenizer.language_tokens
     codes = list(tokens)
     n_mels = transcriber.checkpoint.dims.n_mels
-    window = N_FRAMES * (SAMPLE_RATE // 100)  # 30 s of samples
     mels = [
-        pad_or_trim(log_mel_spectrogram(channel[:window], n_mels), N_FRAMES)
+        pad_or_trim(log_mel_spectrogram(channel[:N_SAMPLES], n_mels), N_FRAMES)
         for channel in audio.channels
         if np.any(channel)
     ]

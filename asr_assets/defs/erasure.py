@@ -22,7 +22,6 @@ content is refused by the landing sensor (`registry.register`) unless the record
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,8 +37,6 @@ from asr_assets.defs.raw_tables import SCHEMA, TABLES
 from asr_assets.defs.resources import ArtifactStoreResource, sha256_uri
 from asr_assets.defs.sql import read_sql
 from asr_assets.defs.transcripts import TRANSCRIPTS_FILE
-
-logger = logging.getLogger(__name__)
 
 CHECKSUM = re.compile(r"^[0-9a-f]{64}$")
 DBT_SCHEMAS = ("asr_marts", "asr_staging")  # dbt's tables (staging is views today; a table there is covered)
