@@ -54,6 +54,10 @@ class Settings:
     db_connect_timeout_s: int
     db_statement_timeout_s: int
     db_lock_timeout_s: int
+    # models to evaluate and promote besides the catalog's (ASR_CANDIDATE_MODELS="name=folder,..."), and the
+    # development evaluation audio asr_model_eval also scores on when it is present
+    candidate_models: dict[str, str]
+    shared_eval_dir: Path
     set_variables: frozenset[str] = field(repr=False)  # which of our variables are set, for `is_set`
 
     @classmethod
@@ -86,6 +90,8 @@ class Settings:
             db_connect_timeout_s=int(env.get("ASR_DB_CONNECT_TIMEOUT_S") or 10),
             db_statement_timeout_s=int(env.get("ASR_DB_STATEMENT_TIMEOUT_S") or 1800),
             db_lock_timeout_s=int(env.get("ASR_DB_LOCK_TIMEOUT_S") or 60),
+            candidate_models=parse_candidate_models(env.get("ASR_CANDIDATE_MODELS") or ""),
+            shared_eval_dir=Path(env.get("ASR_SHARED_EVAL_DIR") or REPO_ROOT.parent / "shared" / "eval"),
             set_variables=frozenset(
                 name for name, value in env.items() if value and name.startswith(OUR_PREFIXES)
             ),
@@ -94,6 +100,17 @@ class Settings:
     def is_set(self, name: str) -> bool:
         """True when our environment variable `name` (ASR_*, DAGSTER_*) is set to a non-empty value."""
         return name in self.set_variables
+
+
+def parse_candidate_models(value: str) -> dict[str, str]:
+    """ "name=folder,other=/models/x" (or a bare folder, named by its last part) -> {name: folder}."""
+    models: dict[str, str] = {}
+    for entry in filter(None, (e.strip() for e in value.split(","))):
+        name, sep, location = entry.partition("=")
+        if not sep:
+            name, location = Path(entry).name, entry
+        models[name.strip()] = location.strip()
+    return models
 
 
 def current() -> Settings:

@@ -3,8 +3,9 @@
 A set is a folder with `transcripts.tsv` (`<file>\\t<reference>`, paths relative to the folder) and optionally
 `durations.tsv`; a folder with no `transcripts.tsv` of its own is searched for sets below it (so
 `../shared/eval/en` evaluates all of its sets). Sets without references (`durations.tsv` only) still count
-for speed. Both sides are normalised with Whisper's English normaliser after dropping bracketed tags
-(`<cutoff-...>`, `<unk>`, `[laughter]`), as the eval sets' README asks.
+for speed. Both sides are normalised after dropping bracketed tags (`<cutoff-...>`, `<unk>`, `[laughter]`), as the
+eval sets' README asks: with Whisper's English normaliser for English (spellings, numbers, contractions), with its
+basic normaliser (case, punctuation, diacritics kept) for every other language, as openai/whisper scores them.
 """
 
 from __future__ import annotations
@@ -80,20 +81,24 @@ def find_items(root: str | Path) -> list[EvalItem]:
 
 
 @cache
-def _normalizer():
-    from whisper_normalizer.english import EnglishTextNormalizer
+def _normalizer(language: str):
+    if language == "en":
+        from whisper_normalizer.english import EnglishTextNormalizer
 
-    return EnglishTextNormalizer()
+        return EnglishTextNormalizer()
+    from whisper_normalizer.basic import BasicTextNormalizer
+
+    return BasicTextNormalizer()
 
 
-def normalize(text: str) -> str:
-    """Whisper English normalisation of `text` with annotation tags removed first."""
-    return " ".join(_normalizer()(_TAG.sub(" ", text)).split())
+def normalize(text: str, language: str = "en") -> str:
+    """Whisper's normalisation of `text` for its language (module docstring), annotation tags removed first."""
+    return " ".join(_normalizer(language)(_TAG.sub(" ", text)).split())
 
 
-def word_errors(reference: str, hypothesis: str) -> WordErrors:
+def word_errors(reference: str, hypothesis: str, language: str = "en") -> WordErrors:
     """Edit operations between the normalised texts (an empty reference counts every hypothesis word)."""
-    ref, hyp = normalize(reference), normalize(hypothesis)
+    ref, hyp = normalize(reference, language), normalize(hypothesis, language)
     if not ref:
         return WordErrors(len(hyp.split()), 0)
     out = jiwer.process_words(ref, hyp if hyp else "")
@@ -116,9 +121,9 @@ def _corpus_wer(errors: list[WordErrors]) -> float | None:
     return sum(e.errors for e in errors) / total if total else None
 
 
-def score(items: list[EvalItem], results: list[dict[str, Any]]) -> dict[str, Any]:
+def score(items: list[EvalItem], results: list[dict[str, Any]], language: str = "en") -> dict[str, Any]:
     """Corpus WER overall and per set of `asr-assets transcribe` results (one per item, same order), over the
-    items that have references; a file with several channels counts once per channel."""
+    items that have references, normalised for `language`; a file with several channels counts once per channel."""
     per_set: dict[str, list[WordErrors]] = {}
     counts: dict[str, int] = {}
     for item, result in zip(items, results, strict=True):
@@ -128,6 +133,6 @@ def score(items: list[EvalItem], results: list[dict[str, Any]]) -> dict[str, Any
             # files (JFK, the sonnets) carry the same speech on both channels, and their joined text would
             # count every word twice (WER ~1.0 for both engines).
             errors = per_set.setdefault(item.set_name, [])
-            errors += [word_errors(item.reference, ch["text"]) for ch in result["channels"]]
+            errors += [word_errors(item.reference, ch["text"], language) for ch in result["channels"]]
     sets = {name: {"files": n, "wer": _corpus_wer(per_set.get(name, []))} for name, n in counts.items()}
     return {"wer": _corpus_wer([e for errs in per_set.values() for e in errs]), "sets": sets}

@@ -31,10 +31,6 @@ def detect_language(transcriber, audio: Audio) -> LanguageGuess:
     """The most likely language of `audio` for the transcriber's checkpoint (English for an English-only one)."""
     if not transcriber.checkpoint.is_multilingual:
         return LanguageGuess("en", 1.0, {"en": 1.0})
-    if transcriber.engine_name != "xla":
-        raise ValueError(
-            "language identification runs on the xla engine; use Transcriber(model, engine='xla')"
-        )
     tokens = transcriber.english_tokenizer.language_tokens
     codes = list(tokens)
     n_mels = transcriber.checkpoint.dims.n_mels
@@ -48,9 +44,8 @@ def detect_language(transcriber, audio: Audio) -> LanguageGuess:
             f"{audio.path or 'the recording'} is digital silence: there is no language to identify"
         )
     encoded = transcriber.backend.encode(np.stack(mels).astype(np.float32))
-    logits = transcriber.backend.engine.sot_logits(encoded)[:, [tokens[c] for c in codes]].astype(np.float64)
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs = (probs / probs.sum(axis=1, keepdims=True)).mean(axis=0)
+    logprobs = transcriber.backend.language_logprobs(encoded, [tokens[c] for c in codes])
+    probs = np.exp(logprobs).mean(axis=0)
     order = np.argsort(-probs)
     return LanguageGuess(
         codes[order[0]], float(probs[order[0]]), {codes[i]: float(probs[i]) for i in order[:TOP]}

@@ -148,6 +148,12 @@ class XlaBackend:
     def align(self, encoded, texts, **kwargs):
         return self.aligner.align(encoded, texts, **kwargs)
 
+    def language_logprobs(self, encoded, candidates):
+        """LiteRtEngine.language_logprobs on the XLA engine: the prefill's logits, log-softmax over candidates."""
+        logits = self.engine.sot_logits(encoded)[:, list(candidates)].astype(np.float64)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
 
 @dataclass
 class _Stream:

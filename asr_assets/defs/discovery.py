@@ -22,6 +22,8 @@ from fsspec.implementations.local import LocalFileSystem
 
 # Temp names of writers that rename into place (ours: `.<name>.part`): never picked up half-written.
 TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".filepart", ".partial")
+# `<recording>.json` beside a recording carries its metadata (its language): never a recording itself.
+SIDECAR_SUFFIX = ".json"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ def _object_or_skip(
     readable_uri, readable_name = storable_text(uri), storable_text(name)
     if is_temporary_name(readable_name):
         return SkippedEntry(readable_uri, "temporary name (an upload in progress is renamed when complete)")
+    if readable_name.lower().endswith(SIDECAR_SUFFIX):
+        return SkippedEntry(readable_uri, "sidecar metadata (read with its recording, defs/languages.py)")
     return LandedObject(readable_uri, readable_name, size, modified, raw)
 
 

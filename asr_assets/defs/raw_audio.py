@@ -17,7 +17,7 @@ import io
 import math
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import dagster as dg
 import soundfile as sf
@@ -25,8 +25,9 @@ import soundfile as sf
 from asr_assets.asr.audio import SAMPLE_RATE, NonFiniteAudioError, is_silent, load_audio_bytes, peak_dbfs
 from asr_assets.asr.errors import AudioDecodeError, UnsupportedAudioError
 from asr_assets.defs.discovery import openable_uri
+from asr_assets.defs.languages import LanguageHintError, language_hint
 from asr_assets.defs.partitions import ingest_batches
-from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, open_uri
+from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource, open_uri
 from asr_assets.defs.sql import read_sql
 
 MANIFEST = "manifest.json"
@@ -71,6 +72,9 @@ class CheckedCall:
     channels: int
     source_format: str
     peak_dbfs: tuple[float | None, ...]  # per channel; None = digital silence
+    # What came with the file (languages.py): its sidecar's or folder's language; None = identified later
+    language: str | None = None
+    language_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,22 @@ def _check_content(landed: LandedFile, data: bytes, config: RawAudioConfig, quar
     return call, data
 
 
+def with_language_hint(call: CheckedCall, landing_root: str) -> CheckedCall | Quarantined:
+    """The call with the language its sidecar or folder gives; quarantined when the sidecar is unusable."""
+    try:
+        hint = language_hint(call.source_uri, landing_root)
+    except LanguageHintError as e:
+        return Quarantined(
+            call.checksum,
+            call.file_name,
+            call.source_uri,
+            "bad_language_hint",
+            one_line(str(e)),
+            call.size_bytes,
+        )
+    return call if hint is None else replace(call, language=hint.language, language_source=hint.source)
+
+
 def partition_files(postgres: PostgresResource, partition_key: str) -> list[LandedFile]:
     with postgres.connect() as conn, conn.cursor() as cur:
         cur.execute(read_sql("select_partition_files"), {"partition_key": partition_key})
@@ -257,6 +277,7 @@ def raw_audio(
     config: RawAudioConfig,
     postgres: PostgresResource,
     artifacts: ArtifactStoreResource,
+    landing: LandingZoneResource,
 ) -> dg.MaterializeResult:
     """The batch's recordings, validated and decoded (duration, sample rate, channels, checksum), copied to the
     artifact store under raw_audio/<partition>/ with a manifest; bad files are listed there with a reason and
@@ -269,6 +290,8 @@ def raw_audio(
         outcome, data = check_file(
             landed, read_landed(artifacts, key, landed, config.max_size_bytes, context.log), config
         )
+        if isinstance(outcome, CheckedCall):
+            outcome = with_language_hint(outcome, landing.resolved_url())
         if isinstance(outcome, Quarantined):
             context.log.warning(f"quarantined {outcome.reason_code}: {outcome.reason}")  # reason is one line
             quarantined.append(outcome)

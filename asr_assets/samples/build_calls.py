@@ -143,10 +143,10 @@ CALLS = (
 )
 
 
-def read_descriptions() -> dict[str, str]:
+def read_descriptions(path: Path = DESCRIPTIONS_PATH) -> dict[str, str]:
     """Prompt name -> the text the package says it speaks."""
     texts: dict[str, str] = {}
-    with gzip.open(DESCRIPTIONS_PATH, "rt", encoding="utf-8") as f:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:
             if line.startswith(";") or ": " not in line:
                 continue
@@ -155,9 +155,9 @@ def read_descriptions() -> dict[str, str]:
     return texts
 
 
-def load_prompt(name: str) -> tuple[np.ndarray, float, float]:
+def load_prompt(name: str, sounds_dir: Path = SOUNDS_DIR) -> tuple[np.ndarray, float, float]:
     """Samples of one prompt and its voiced part (start_s, end_s) inside the file."""
-    audio, sr = sf.read(SOUNDS_DIR / f"{name}.wav", dtype="float32")
+    audio, sr = sf.read(sounds_dir / f"{name}.wav", dtype="float32")
     if sr != SAMPLE_RATE or audio.ndim != 1:
         raise ValueError(f"{name}.wav: expected 8 kHz mono, got {sr} Hz, shape {audio.shape}")
     n_frames = len(audio) // FRAME
@@ -201,7 +201,9 @@ def count_turns(turns: list[dict]) -> int:
     return count
 
 
-def build_call(spec: CallSpec, texts: dict[str, str], rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+def build_call(
+    spec: CallSpec, texts: dict[str, str], rng: np.random.Generator, sounds_dir: Path = SOUNDS_DIR
+) -> tuple[np.ndarray, dict]:
     """Audio (n_samples, n_channels) float32 and the call's ground truth."""
     placements: list[tuple[int, int, np.ndarray]] = []  # (channel, offset sample, samples)
     speech: list[dict] = []
@@ -216,7 +218,7 @@ def build_call(spec: CallSpec, texts: dict[str, str], rng: np.random.Generator) 
             if name == "|":
                 at += GROUP_GAP_S - DIGIT_GAP_S[0]
                 continue
-            audio, v_start, v_end = load_prompt(name)
+            audio, v_start, v_end = load_prompt(name, sounds_dir)
             if previous:
                 spelled = all(p.startswith(("digits/", "letters/")) for p in (previous, name))
                 at += rng.uniform(*(DIGIT_GAP_S if spelled else WORD_GAP_S))

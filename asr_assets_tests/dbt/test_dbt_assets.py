@@ -50,9 +50,13 @@ def test_models_are_keyed_by_schema_and_sources_are_the_load_assets():
     assert {"asr_staging/stg_words", "asr_marts/fct_calls", "asr_marts/call_search"} <= keys
     upstream = {dep for spec in assets.specs for dep in (d.asset_key for d in spec.deps)}
     raw_upstream = {key for key in upstream if key.path[0] == SCHEMA}
-    # The tables the staging models read, as the same nodes raw_tables materialises.
+    # The tables the staging models read, as the same nodes raw_tables materialises; dim_model_versions also
+    # reads the model tables, the specs models.py declares downstream of the model assets.
+    from asr_assets.defs.models import model_tables
+
     assert {dg.AssetKey([SCHEMA, t]) for t in ("calls", "words")} <= raw_upstream
-    assert raw_upstream <= {dg.AssetKey([SCHEMA, t]) for t in (*TABLES, BATCH_LOADS)}
+    load_tables = {dg.AssetKey([SCHEMA, t]) for t in (*TABLES, BATCH_LOADS)}
+    assert raw_upstream <= load_tables | {spec.key for spec in model_tables}
     assert {spec.group_name for spec in assets.specs} == {dbt_defs.DBT_GROUP}
     assert assets.op.pool == dbt_defs.DBT_POOL
     checks = {c.name for c in assets.check_specs if c.asset_key == dg.AssetKey(["asr_marts", "fct_calls"])}

@@ -7,9 +7,9 @@ within 0.5 s of asr_assets/samples/calls/ground_truth.json (issue 5).
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import asdict
-from datetime import UTC, datetime
 
 import psycopg2
 import pytest
@@ -32,7 +32,7 @@ def load_samples(url: str, mode: str) -> None:
     from asr_assets.defs.raw_audio import LandedFile, RawAudioConfig, check_file
     from asr_assets.defs.raw_tables import build_rows, load_partition
     from asr_assets.defs.resources import WhisperModelResource
-    from asr_assets.defs.transcripts import call_record
+    from asr_assets.defs.transcripts import transcribe_calls
 
     paths = sorted(CALLS_DIR.glob("*.wav"))
     calls = []
@@ -41,11 +41,8 @@ def load_samples(url: str, mode: str) -> None:
         landed = LandedFile(hashlib.sha256(data).hexdigest(), path.name, path.as_uri(), len(data))
         checked, _ = check_file(landed, data, RawAudioConfig())
         calls.append(asdict(checked))
-    resource = WhisperModelResource(mode=mode)  # the pipeline's transcriber and options
-    transcriber = resource.transcriber()
-    results = transcriber.transcribe_batch([str(p) for p in paths], resource.transcription_options())
-    now = datetime.now(UTC).isoformat()
-    records = [call_record(c, s, transcriber.model_version, now) for c, s in zip(calls, results, strict=True)]
+    resource = WhisperModelResource(mode=mode)  # the pipeline's transcribers, options and language rule
+    records, _ = transcribe_calls(resource, calls, [str(p) for p in paths], logging.getLogger(__name__))
     rows = build_rows(PARTITION, {"calls": calls, "quarantine": []}, records)
     conn = psycopg2.connect(url)
     try:
@@ -145,3 +142,18 @@ def test_spoken_numbers_are_redacted_in_the_real_transcripts(sample_marts):
 def test_analyst_examples_answer_on_the_sample_calls(sample_marts, path):
     rows = query(sample_marts, path.read_text(encoding="utf-8"), role="analyst")
     assert rows, f"{path.name} returned nothing on the sample calls"
+
+
+def test_the_sample_calls_are_identified_as_english_and_not_suspect(sample_marts):
+    """No language comes with the sample calls: the multilingual model identifies them, tiny.en (the primary,
+    English) transcribes them, and real calls raise no hallucination flag (the flags' false positives)."""
+    rows = query(
+        sample_marts,
+        "select file_name, language, language_source, language_probability, model_name, is_suspect,"
+        " suspect_reason, decoding ->> 'language' from asr_marts.fct_calls order by 1",
+    )
+    assert len(rows) == len(GROUND_TRUTH)
+    for name, language, source, probability, model, suspect, reason, decoded_as in rows:
+        assert (language, source, model, decoded_as) == ("en", "detected", "tiny.en", "en"), name
+        assert probability > 0.5, name
+        assert not suspect and reason == "", f"{name}: {reason}"

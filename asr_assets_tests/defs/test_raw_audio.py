@@ -155,7 +155,11 @@ def test_a_rerun_after_the_landing_file_is_gone_uses_the_checked_copy(
     landing.mkdir()
     # content no other test of the session registers (the registry is shared by the session's database)
     write_tone(landing / "kept.wav", 2.0, amplitude=0.1 + np.random.default_rng().random() / 2)
-    resources = {"postgres": PostgresResource(), "artifacts": ArtifactStoreResource()}
+    resources = {
+        "postgres": PostgresResource(),
+        "artifacts": ArtifactStoreResource(),
+        "landing": LandingZoneResource(),
+    }
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(
             instance=instance, resources={"landing": LandingZoneResource(), "postgres": PostgresResource()}

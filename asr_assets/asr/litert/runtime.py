@@ -175,6 +175,45 @@ class LiteRtEngine:
                 results[i] = r
         return results  # type: ignore[return-value]
 
+    # ------------------------------------------------------------------ language identification
+
+    def language_logprobs(self, cross: list[np.ndarray], candidates: Sequence[int]) -> np.ndarray:
+        """(windows, len(candidates)) log-probs of the token after <|startoftranscript|> alone, normalised over
+        `candidates` (the language tokens), as openai/whisper's detect_language defines them.
+
+        One step of the step program: the <|startoftranscript|> token at position 0 with nothing cached, every
+        other id masked, so the program's TOP_K are the TOP_K likeliest candidates under their own normaliser;
+        candidates outside them get -inf (their probability is below the TOP_K-th's, ~0 after a softmax over ~100).
+        """
+        n, ids = len(cross[0]), np.asarray(candidates, np.int64)
+        prog = self._step
+        cache = (n, self.heads, 1, self.head_dim)
+        kv = (n, self.heads, self.dims.n_audio_ctx, self.head_dim)
+        prog.resize(
+            [(n,), (n,), (n, 1), (self.dims.n_vocab,)]
+            + [cache] * (2 * self.layers)
+            + [kv] * (2 * self.layers)
+        )
+        bias = np.full(self.dims.n_vocab, MASK, np.float32)
+        bias[ids] = 0.0
+        prog.view(0)[:] = self.tokens.sot
+        prog.view(1)[:] = 0
+        prog.view(2)[:] = MASK  # no earlier token is visible
+        prog.view(3)[:] = bias
+        for i in range(2 * self.layers):
+            prog.view(4 + i)[:] = 0.0
+            prog.view(4 + 2 * self.layers + i)[:] = cross[i]
+        outs = prog.run()
+        top_lp, top_id = outs[2 * self.layers + 1].copy(), outs[2 * self.layers + 2].copy()
+        del outs
+        position = {int(t): j for j, t in enumerate(ids)}
+        logprobs = np.full((n, len(ids)), -np.inf)
+        for row in range(n):
+            for lp, t in zip(top_lp[row], top_id[row], strict=True):
+                if int(t) in position:
+                    logprobs[row, position[int(t)]] = lp
+        return logprobs
+
     # ------------------------------------------------------------------ forced alignment
 
     def align(

@@ -34,9 +34,13 @@ final as (
         calls.call_id,
         {{ redact_pii('calls.file_name') }} as file_name,  -- redacted as in fct_calls
         coalesce(transcripts.transcript_text, '') as transcript_text,
+        calls.language,
+        -- The call's own stemmer and stop words: query with the same configuration,
+        -- `search_vector @@ websearch_to_tsquery(search_config, 'carte bloquée')`.
+        {{ search_config_for('calls.language') }} as search_config,
         -- Placeholders are left out of the index: searching "card" must not find every redacted card number.
         to_tsvector(
-            '{{ var("search_config") }}',
+            {{ search_config_for('calls.language') }},
             regexp_replace(coalesce(transcripts.spoken_text, ''), '\[[A-Z_]+\]', ' ', 'g')
         ) as search_vector,
         coalesce(transcripts.count_redactions, 0) as count_redactions,

@@ -138,15 +138,23 @@ final as (
         model_version,
 
         ---------- text
+        model_name,
+        language,  -- Whisper code (en, fr, es, ...); null for calls loaded before languages were recorded
+        language_source,
         -- File names often carry a caller's number or an account id: analysts get them redacted like the
         -- transcripts (the raw name stays in the restricted asr_raw.calls).
         {{ redact_pii('file_name') }} as file_name,
         source_format,
+        suspect_reason,
+
+        ---------- structured
+        decoding,
 
         ---------- numerics
         duration_s,
         channel_count,
         sample_rate_hz,
+        language_probability,
         agent_talk_s,
         customer_talk_s,
         -- Differences of sums of float intervals leave ~1e-15 noise (a mono call's overlap came out 3.55e-15):
@@ -166,6 +174,7 @@ final as (
 
         ---------- booleans
         channel_count = 1 as is_mono,
+        coalesce(suspect_reason, '') <> '' as is_suspect,
 
         ---------- timestamps
         transcribed_at,
