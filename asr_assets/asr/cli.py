@@ -67,7 +67,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         default="en",
         metavar="CODE",
         help="spoken language, a Whisper code (en, fr, es, de, ...), or auto: identified per file from its first "
-        "30 s (printed as language / language_probability; xla engine). Other than en needs a multilingual model "
+        "30 s (printed as language / language_probability). Other than en needs a multilingual model "
         "(--model base) (default: %(default)s)",
     )
     vad = p.add_mutually_exclusive_group()
@@ -213,7 +213,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                 status = 1
         try:
             per_file, guesses = _transcribe_group(transcriber, audios, options, auto=args.language == "auto")
-        except ValueError as e:  # a language the model does not have, or auto on the litert engine
+        except ValueError as e:  # a language the model does not have
             print(f"asr-assets transcribe: {e}", file=sys.stderr)
             return 2
         for i, result in enumerate(file_results(paths, audios, per_file, transcriber.model_version)):
@@ -279,7 +279,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         transcriber, [str(i.path) for i in items], transcription_options(args), bar.update
     )
     bar.close()
-    scored = score(items, results)
+    # the normaliser of the language spoken (English's for English and for auto, which scores mixed sets)
+    scored = score(items, results, args.language if args.language not in (None, "auto") else "en")
     durations: dict[str, float] = {}
     for item, result in zip(items, results, strict=True):
         durations[item.set_name] = durations.get(item.set_name, 0.0) + result["duration"]

@@ -22,10 +22,11 @@ from asr_assets.asr.hallucination import call_reasons, channel_reasons
 from asr_assets.defs.languages import AUTO, LanguageDecision, decide_language, model_for_language
 from asr_assets.defs.models import model_location, promoted_models
 from asr_assets.defs.partitions import ingest_batches
-from asr_assets.defs.raw_audio import MANIFEST, raw_audio
+from asr_assets.defs.raw_audio import MANIFEST, one_line, raw_audio
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, WhisperModelResource
 
 TRANSCRIPTS_FILE = "transcripts.jsonl"
+SUSPECT_CHECK = "no_suspect_transcripts"
 # Files per transcribe_batch call: windows are batched across these files and their channels; bounds the decoded
 # audio held in memory (16 files of 10 min stereo ≈ 1.2 GB float32 at 16 kHz).
 FILES_PER_CHUNK = 16
@@ -172,6 +173,12 @@ def transcribe_calls(
     return records, routes
 
 
+def _in_order(calls: list[dict], records: list[dict]) -> list[dict]:
+    """The records in the manifest's order (transcribe_calls groups them by model and language)."""
+    by_id = {r["call_id"]: r for r in records}
+    return [by_id[c["call_id"]] for c in calls]
+
+
 def model_label(transcriber) -> str:
     """A readable model name: the checkpoint's folder (tiny.en's is its package's) and its short version."""
     return f"{transcriber.checkpoint.path.name} {transcriber.model_version[:12]}"
@@ -226,6 +233,15 @@ TRANSCRIBE_STEP_K8S_CONFIG = {
     group_name="ingest",
     kinds={"tensorflow"},
     op_tags=TRANSCRIBE_STEP_K8S_CONFIG,
+    check_specs=[
+        dg.AssetCheckSpec(
+            SUSPECT_CHECK,
+            asset="transcripts",
+            description="No call of the batch shows a sign of a hallucinated transcript (asr/hallucination.py: "
+            "compression ratio, a looping phrase, words over silence, text on a silent channel, an uncertain "
+            "language); a warning lists the calls and why. They stay loaded, flagged in fct_calls.is_suspect.",
+        )
+    ],
 )
 def transcripts(
     context: dg.AssetExecutionContext,
@@ -257,7 +273,32 @@ def transcripts(
     languages = Counter(f"{r.decision.language} ({r.decision.source})" for r in routes)
     models = sorted({(r.model_name, r.model_version) for r in routes})
     decodings = sorted({json.dumps(r.decoding, sort_keys=True) for r in routes})
+    suspect = [
+        (c["file_name"], r["suspect_reasons"])
+        for c, r in zip(calls, _in_order(calls, records), strict=True)
+        if r["suspect_reasons"]
+    ]
+    check = dg.AssetCheckResult(
+        check_name=SUSPECT_CHECK,
+        passed=not suspect,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "suspect_calls": len(suspect),
+            "calls": dg.MetadataValue.md(
+                "\n".join(
+                    [
+                        "| file | reasons |",
+                        "|---|---|",
+                        *(f"| {one_line(n)} | {', '.join(r)} |" for n, r in suspect[:50]),
+                    ]
+                )
+                if suspect
+                else "none"
+            ),
+        },
+    )
     return dg.MaterializeResult(
+        check_results=[check],
         metadata={
             "calls": len(records),
             "audio_minutes": round(audio_s / 60, 2),
@@ -274,5 +315,5 @@ def transcripts(
             "languages": dg.MetadataValue.json(dict(languages)),
             # how the batch was decoded: the mode's rules and the weights' precision change the words
             "decoding": "; ".join(decodings),
-        }
+        },
     )

@@ -19,6 +19,12 @@ def base_transcriber():
     return Transcriber("base", engine="xla")
 
 
+@pytest.fixture(scope="module")
+def base_litert():
+    """The pipeline's identifier: base's int8 LiteRT programs (no TensorFlow in the process once built)."""
+    return Transcriber("base", engine="litert", compute_type="int8")
+
+
 @pytest.mark.parametrize("language", sorted(PROMPTS))
 def test_base_transcribes_a_call_prompt_in_its_language(language, base_transcriber, eval_dir):
     path, expected = PROMPTS[language]
@@ -47,10 +53,12 @@ def test_an_english_only_model_refuses_another_language(transcriber, eval_dir):
         ("en/en-misc-jfk/jfk.flac", "en"),
     ],
 )
-def test_the_language_is_identified_from_the_first_window(path, language, base_transcriber, eval_dir):
+@pytest.mark.parametrize("engine", ["xla", "litert"])
+def test_the_language_is_identified_from_the_first_window(path, language, engine, request, eval_dir):
     from asr_assets.asr.language import detect_language
 
-    guess = detect_language(base_transcriber, load_audio(eval_dir / path))
+    transcriber = request.getfixturevalue("base_transcriber" if engine == "xla" else "base_litert")
+    guess = detect_language(transcriber, load_audio(eval_dir / path))
     assert guess.language == language and guess.probability > 0.8, guess
     assert list(guess.top)[0] == language and abs(sum(guess.top.values()) - 1) < 0.1
 

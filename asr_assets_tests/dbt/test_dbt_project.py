@@ -234,3 +234,68 @@ def test_spoken_numbers_are_redacted_in_english_french_spanish_and_german(scratc
     shown = next(json.loads(line)["data"]["preview"] for line in out.splitlines() if '"preview"' in line)
     got = [row["redacted"] for row in json.loads(shown)]
     assert got == [expected for _, expected in SPOKEN_NUMBERS]
+
+
+def test_a_looping_transcript_is_flagged_suspect_in_fct_calls(scratch_database, run_dbt, sql, tmp_path):
+    """A synthetic hallucination as Whisper makes them, through the pipeline's own functions (raw_audio's check,
+    transcripts' suspect reasons, raw_tables' load) into the marts: the agent's channel loops on one phrase over
+    seconds of silence after 4 s of speech, and the customer's channel, digital silence, gets a "Thank you."."""
+    import hashlib
+    from dataclasses import asdict
+
+    import numpy as np
+    import psycopg2
+    import soundfile as sf
+
+    from asr_assets import settings
+    from asr_assets.defs.raw_audio import LandedFile, RawAudioConfig, check_file
+    from asr_assets.defs.raw_tables import build_rows, load_partition
+    from asr_assets.defs.transcripts import suspect_reasons
+
+    sr, t = 8000, np.arange(14 * 8000) / 8000
+    agent = np.where(t < 4.0, 0.3 * np.sin(2 * np.pi * 440 * t), 1e-4 * np.sin(2 * np.pi * 50 * t))
+    path = tmp_path / "loop.wav"
+    sf.write(path, np.stack([agent, np.zeros_like(t)], axis=1).astype(np.float32), sr, subtype="PCM_16")
+    data = path.read_bytes()
+    landed = LandedFile(hashlib.sha256(data).hexdigest(), path.name, path.as_uri(), len(data))
+    checked, _ = check_file(landed, data, RawAudioConfig())
+    call = asdict(checked)
+    assert call["peak_dbfs"][1] is None  # digital silence
+
+    def segment(channel, text, start, word_s=0.25):
+        words = [
+            {
+                "word": " " + w,
+                "start": start + i * word_s,
+                "end": start + (i + 1) * word_s,
+                "probability": 0.8,
+            }
+            for i, w in enumerate(text.split())
+        ]
+        return {"channel": channel, "start": start, "end": words[-1]["end"], "text": " " + text, "words": words,
+                "avg_logprob": -0.2, "no_speech_prob": 0.1, "compression_ratio": None, "temperature": 0.0}  # fmt: skip
+
+    record = {
+        "call_id": call["call_id"], "language": "en", "language_source": "folder", "language_probability": None,
+        "model_name": "tiny.en", "model_version": "m-loop", "decoding": {"mode": "batched"},
+        "transcribed_at": "2026-12-04T10:00:00+00:00",
+        "segments": [
+            segment(0, "I would like to block my card please", 0.5, 0.4),
+            segment(0, "thank you for calling " * 8, 4.5, 0.2),
+            segment(1, "Thank you.", 6.0),
+        ],
+    }  # fmt: skip
+    record["suspect_reasons"] = suspect_reasons(call, str(path), record, uncertain=False)
+    expected = ["compression_ratio", "repetition_loop", "words_in_silence", "text_on_silent_channel"]
+    assert record["suspect_reasons"] == expected
+    rows = build_rows("loop-batch", {"calls": [call], "quarantine": []}, [record])
+    conn = psycopg2.connect(settings.libpq_url(scratch_database))
+    try:
+        with conn:
+            load_partition(conn, "loop-batch", rows)
+    finally:
+        conn.close()
+    run_dbt(scratch_database, "run")
+    assert sql(scratch_database, "select is_suspect, suspect_reason from asr_marts.fct_calls") == [
+        (True, ", ".join(expected))
+    ]

@@ -57,6 +57,7 @@ def test_a_french_and_a_spanish_call_are_transcribed_searchable_and_redacted_in_
         instance.add_dynamic_partitions(ingest_batches.name, [key])
         result = defs.resolve_job_def("ingest_job").execute_in_process(partition_key=key, instance=instance)
         assert result.success
+        suspect_check = {c.check_name: c for c in result.get_asset_check_evaluations()}["no_suspect_transcripts"]
     url = embedded_database_url
     rows = {
         call_id: rest
@@ -69,6 +70,9 @@ def test_a_french_and_a_spanish_call_are_transcribed_searchable_and_redacted_in_
     }
     assert rows[ids["fr"]][:4] == ["fr", "folder", "base", "fr"]
     assert rows[ids["es"]][:4] == ["es", "detected", "base", "es"]
+    # real speech raises no hallucination flag, and the batch's check says so
+    assert [rows[ids[lang]][4] for lang in ("fr", "es")] == [False, False]
+    assert suspect_check.passed
     texts = dict(
         _query(
             url,
