@@ -25,6 +25,12 @@ def _erase(args: argparse.Namespace) -> int:
     return erase(args)
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from asr_assets.local.models import evaluate
+
+    return evaluate(args)
+
+
 def _ui(args: argparse.Namespace) -> int:
     from asr_assets.local.commands import ui
 
@@ -99,6 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", help="why, e.g. 'GDPR art. 17 request' (recorded)")
     p.add_argument("--no-vacuum", action="store_true", help="do not VACUUM the tables rows were deleted from")
     p.set_defaults(handler=_erase)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="register a model, measure its WER per language, and promote it behind the quality gate",
+        description="Run asr_model and asr_model_eval (and with --promote asr_model_promotion) for MODEL on the "
+        "local instance: WER per language on the shipped evaluation set and on ../shared/eval's telephone "
+        "sets where present; the gate refuses a model worse than the promoted one by more than the margin.",
+    )
+    p.add_argument("model", metavar="MODEL", help="tiny.en, base, or a name from ASR_CANDIDATE_MODELS")
+    p.add_argument("--promote", action="store_true", help="promote it if the quality gate passes")
+    p.add_argument(
+        "--languages", help="comma-separated languages to evaluate and promote (default: all it speaks)"
+    )
+    p.add_argument("--no-shared-eval", action="store_true", help="score on the shipped set only")
+    p.add_argument(
+        "--max-wer-increase", type=float, help="the gate's margin (default 0.01 = one point of WER)"
+    )
+    p.set_defaults(handler=_evaluate)
 
     p = sub.add_parser(
         "ui",

@@ -57,7 +57,9 @@ def test_a_french_and_a_spanish_call_are_transcribed_searchable_and_redacted_in_
         instance.add_dynamic_partitions(ingest_batches.name, [key])
         result = defs.resolve_job_def("ingest_job").execute_in_process(partition_key=key, instance=instance)
         assert result.success
-        suspect_check = {c.check_name: c for c in result.get_asset_check_evaluations()}["no_suspect_transcripts"]
+        suspect_check = {c.check_name: c for c in result.get_asset_check_evaluations()}[
+            "no_suspect_transcripts"
+        ]
     url = embedded_database_url
     rows = {
         call_id: rest

@@ -1,5 +1,6 @@
 import contextlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -299,3 +300,26 @@ def test_a_database_that_cannot_be_reached_is_one_line_without_the_password(url,
         assert out.returncode in (1, 2) and "Traceback" not in text, text
         assert SECRET not in text and "ASR_DATABASE_URL" in text, text
         assert len(out.stderr.strip().splitlines()) == 1, text
+
+
+def test_evaluate_registers_scores_and_promotes_behind_the_gate(
+    scratch_asr_home, embedded_server_url, monkeypatch
+):
+    """`asr-assets evaluate tiny.en --promote` on the shipped English set: WER printed per language, the gate
+    passes (first version), the version is promoted; an unregistered name is a usage error."""
+    import io
+
+    from asr_assets.cli import main
+    from asr_assets_tests.conftest import throwaway_database
+
+    database = throwaway_database(embedded_server_url, prefix="asr_evaluate")  # promotions are global state
+    monkeypatch.setenv("ASR_DATABASE_URL", next(database))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["evaluate", "tiny.en", "--promote", "--no-shared-eval"]) == 0
+    text = out.getvalue()
+    assert re.search(r"en\s+samples\s+53 files\s+380 words\s+WER\s+\d+\.\d+ %", text), text
+    assert "quality gate (wer_within_margin_of_promoted): passed" in text and "promoted for en" in text
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["evaluate", "nonexistent"]) == 2
+    next(database, None)  # drops it
