@@ -58,6 +58,9 @@ class Settings:
     # development evaluation audio asr_model_eval also scores on when it is present
     candidate_models: dict[str, str]
     shared_eval_dir: Path
+    # the ingest checks' limits: quarantined share of a batch's files (percent), transcription speed (x real time)
+    max_quarantine_pct: int
+    min_speed_x: int
     set_variables: frozenset[str] = field(repr=False)  # which of our variables are set, for `is_set`
 
     @classmethod
@@ -90,6 +93,8 @@ class Settings:
             db_connect_timeout_s=int(env.get("ASR_DB_CONNECT_TIMEOUT_S") or 10),
             db_statement_timeout_s=int(env.get("ASR_DB_STATEMENT_TIMEOUT_S") or 1800),
             db_lock_timeout_s=int(env.get("ASR_DB_LOCK_TIMEOUT_S") or 60),
+            min_speed_x=int(env.get("ASR_MIN_SPEED_X") or 1),
+            max_quarantine_pct=int(env.get("ASR_MAX_QUARANTINE_PCT") or 20),
             candidate_models=parse_candidate_models(env.get("ASR_CANDIDATE_MODELS") or ""),
             shared_eval_dir=Path(env.get("ASR_SHARED_EVAL_DIR") or REPO_ROOT.parent / "shared" / "eval"),
             set_variables=frozenset(

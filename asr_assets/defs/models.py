@@ -368,30 +368,24 @@ def promoted_models(postgres: PostgresResource) -> dict[str, tuple[str, str]]:
 
 # The tables the model assets write, as the dbt sources dim_model_versions reads them: nodes of the graph, so the
 # UI shows asr_model -> asr_model_eval -> asr_raw/model_evaluations -> dim_model_versions.
+_MODEL_TABLES = (  # (table, the asset that writes it, what it holds)
+    ("models", asr_model, "every registered checkpoint version (written by asr_model)"),
+    ("model_evaluations", asr_model_eval, "WER per version, language and set (written by asr_model_eval)"),
+    (
+        "promoted_models",
+        asr_model_promotion,
+        "the version in force per language (asr_model_promotion writes asr_raw.model_promotions; this view takes "
+        "the latest per language)",
+    ),
+)
 model_tables = [
     dg.AssetSpec(
-        ["asr_raw", "models"],
-        deps=[asr_model],
-        description="asr_raw.models: every registered checkpoint version (written by asr_model).",
+        ["asr_raw", table],
+        deps=[writer],
+        description=f"asr_raw.{table}: {what}.",
         kinds={"postgres"},
         group_name="models",
-        metadata={"dagster/table_name": "asr_raw.models"},
-    ),
-    dg.AssetSpec(
-        ["asr_raw", "model_evaluations"],
-        deps=[asr_model_eval],
-        description="asr_raw.model_evaluations: WER per version, language and set (written by asr_model_eval).",
-        kinds={"postgres"},
-        group_name="models",
-        metadata={"dagster/table_name": "asr_raw.model_evaluations"},
-    ),
-    dg.AssetSpec(
-        ["asr_raw", "promoted_models"],
-        deps=[asr_model_promotion],
-        description="asr_raw.promoted_models: the version in force per language (asr_model_promotion writes "
-        "asr_raw.model_promotions; this view takes the latest per language).",
-        kinds={"postgres"},
-        group_name="models",
-        metadata={"dagster/table_name": "asr_raw.promoted_models"},
-    ),
+        metadata={"dagster/table_name": f"asr_raw.{table}"},
+    )
+    for table, writer, what in _MODEL_TABLES
 ]

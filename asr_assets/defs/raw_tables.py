@@ -16,6 +16,8 @@ from typing import Any
 import dagster as dg
 from psycopg2 import sql
 
+from asr_assets import settings
+from asr_assets.defs import ingest_checks
 from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.raw_audio import MANIFEST, raw_audio
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
@@ -178,15 +180,19 @@ def load_partition(conn, partition_key: str, rows: Rows) -> None:
     ],
     partitions_def=ingest_batches,
     name="raw_tables",
+    check_specs=ingest_checks.check_specs(
+        dg.AssetKey([SCHEMA, "calls"]), dg.AssetKey([SCHEMA, "quarantine"]), dg.AssetKey([SCHEMA, "words"])
+    ),
 )
 def raw_tables(
     context: dg.AssetExecutionContext, postgres: PostgresResource, artifacts: ArtifactStoreResource
-) -> Iterable[dg.MaterializeResult]:
+) -> Iterable[dg.MaterializeResult | dg.AssetCheckResult]:
     """Load the batch into asr_raw.* with COPY, replacing its rows in one transaction."""
     key = context.partition_key
     manifest = artifacts.read_json("raw_audio", key, MANIFEST)
     lines = artifacts.read_bytes("transcripts", key, TRANSCRIPTS_FILE).decode().splitlines()
-    rows = build_rows(key, manifest, (json.loads(line) for line in lines if line))
+    records = [json.loads(line) for line in lines if line]
+    rows = build_rows(key, manifest, records)
     with postgres.connect() as conn:
         load_partition(conn, key, rows)
     context.log.info(", ".join(f"{SCHEMA}.{t}: {len(rows[t])} rows" for t in TABLES))
@@ -198,3 +204,13 @@ def raw_tables(
         asset_key=[SCHEMA, BATCH_LOADS],
         metadata={"calls": len(rows["calls"]), "quarantined": len(rows["quarantine"])},
     )
+    # Evaluated on what was committed (another transaction), so they see what the marts will read.
+    artifact_words = {r["call_id"]: sum(len(s["words"]) for s in r["segments"]) for r in records}
+    files = len(manifest["calls"]) + len(manifest["quarantine"])
+    quarantined = [(q["file_name"], q["reason_code"]) for q in manifest["quarantine"]]
+    with postgres.connect() as conn, conn.cursor() as cur:
+        yield ingest_checks.accounted(cur, dg.AssetKey([SCHEMA, "calls"]), key)
+        yield ingest_checks.quarantine_share(
+            dg.AssetKey([SCHEMA, "quarantine"]), files, quarantined, settings.current().max_quarantine_pct
+        )
+        yield ingest_checks.consistent(cur, dg.AssetKey([SCHEMA, "words"]), key, artifact_words)

@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 import fsspec
 
+from asr_assets import settings
 from asr_assets.asr.hallucination import call_reasons, channel_reasons
 from asr_assets.defs.languages import AUTO, LanguageDecision, decide_language, model_for_language
 from asr_assets.defs.models import model_location, promoted_models
@@ -27,6 +28,7 @@ from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, W
 
 TRANSCRIPTS_FILE = "transcripts.jsonl"
 SUSPECT_CHECK = "no_suspect_transcripts"
+SPEED_CHECK = "transcription_speed"
 # Files per transcribe_batch call: windows are batched across these files and their channels; bounds the decoded
 # audio held in memory (16 files of 10 min stereo ≈ 1.2 GB float32 at 16 kHz).
 FILES_PER_CHUNK = 16
@@ -129,6 +131,7 @@ def transcribe_calls(
     log,
     progress=None,
     promoted: dict[str, tuple[str, str]] | None = None,
+    timing: dict[str, float] | None = None,
 ) -> tuple[list[dict], list[Route]]:
     """The calls' records (call_record plus their suspect reasons), each by the model of its language, in groups
     of one model and language, FILES_PER_CHUNK files per engine batch; and the route each call took.
@@ -159,7 +162,10 @@ def transcribe_calls(
             )
         for start in range(0, len(members), FILES_PER_CHUNK):
             chunk = members[start : start + FILES_PER_CHUNK]
+            batch_started = time.perf_counter()
             results = transcriber.transcribe_batch([paths[i] for i in chunk], options, progress=progress)
+            if timing is not None:  # transcription alone: model loads and identification stay out of it
+                timing["transcribe_s"] = timing.get("transcribe_s", 0.0) + time.perf_counter() - batch_started
             now = datetime.now(UTC).isoformat()
             for i, segments in zip(chunk, results, strict=True):
                 record = call_record(calls[i], segments, routes[i], now)
@@ -235,12 +241,18 @@ TRANSCRIBE_STEP_K8S_CONFIG = {
     op_tags=TRANSCRIBE_STEP_K8S_CONFIG,
     check_specs=[
         dg.AssetCheckSpec(
+            SPEED_CHECK,
+            asset="transcripts",
+            description="Transcription (model loading and language identification left out) ran at least "
+            "ASR_MIN_SPEED_X times faster than real time (audio seconds per second, default 1).",
+        ),
+        dg.AssetCheckSpec(
             SUSPECT_CHECK,
             asset="transcripts",
             description="No call of the batch shows a sign of a hallucinated transcript (asr/hallucination.py: "
             "compression ratio, a looping phrase, words over silence, text on a silent channel, an uncertain "
             "language); a warning lists the calls and why. They stay loaded, flagged in fct_calls.is_suspect.",
-        )
+        ),
     ],
 )
 def transcripts(
@@ -256,6 +268,7 @@ def transcripts(
     records: list[dict] = []
     routes: list[Route] = []
     started = time.perf_counter()
+    timing: dict[str, float] = {}
     if calls:
         progress = ProgressLog(context, sum(c["duration_s"] * c["channels"] for c in calls))
         with tempfile.TemporaryDirectory(prefix="asr-transcripts-") as tmp:
@@ -264,7 +277,7 @@ def transcripts(
                 lang: (model_location(name), version)
                 for lang, (name, version) in promoted_models(postgres).items()
             }
-            records, routes = transcribe_calls(whisper, calls, paths, context.log, progress, promoted)
+            records, routes = transcribe_calls(whisper, calls, paths, context.log, progress, promoted, timing)
     elapsed = time.perf_counter() - started
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     artifacts.write_bytes(body.encode(), "transcripts", key, TRANSCRIPTS_FILE)
@@ -297,18 +310,39 @@ def transcripts(
             ),
         },
     )
+    transcribe_s = timing.get("transcribe_s", 0.0)
+    speed = {}
+    if audio_s and transcribe_s:
+        speed = {
+            "transcribe_seconds": round(transcribe_s, 2),
+            # start-up apart: loading the models' programs and identifying languages (once per step process)
+            "startup_seconds": round(elapsed - transcribe_s, 2),
+            # transcription time / audio time: below 1 is faster than real time
+            "real_time_factor": round(transcribe_s / audio_s, 4),
+        }
+    floor = settings.current().min_speed_x
+    speed_check = dg.AssetCheckResult(
+        check_name=SPEED_CHECK,
+        passed=not speed or audio_s / transcribe_s >= floor,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            **({"speed_x_real_time": round(audio_s / transcribe_s, 2)} if speed else {}),
+            "floor_x_real_time": floor,
+        },
+    )
     return dg.MaterializeResult(
-        check_results=[check],
+        check_results=[check, speed_check],
         metadata={
             "calls": len(records),
             "audio_minutes": round(audio_s / 60, 2),
-            "transcribe_seconds": round(elapsed, 2),
-            # processing time / audio time: below 1 is faster than real time
-            "real_time_factor": round(elapsed / audio_s, 4) if audio_s else 0.0,
+            **speed,
             "words": len(probabilities),
-            "mean_word_probability": round(sum(probabilities) / len(probabilities), 4)
-            if probabilities
-            else 0.0,
+            # no value where none exists (an empty batch, a batch with no word): a 0 would drag the plots down
+            **(
+                {"mean_word_probability": round(sum(probabilities) / len(probabilities), 4)}
+                if probabilities
+                else {}
+            ),
             "suspect_calls": sum(1 for r in records if r["suspect_reasons"]),
             "model_version": ", ".join(v for _, v in models),
             "models": dg.MetadataValue.md("\n".join(f"- {n}: `{v}`" for n, v in models) or "none"),

@@ -84,7 +84,15 @@ def test_ingest_job_transcribes_the_good_files_and_quarantines_the_bad(
         assert raw_meta["files"].value == 7 and raw_meta["quarantined"].value == 5
         tx_meta = result.asset_materializations_for_node("transcripts")[0].metadata
         assert tx_meta["words"].value == counts["words"] > 20
-        assert 0 < tx_meta["mean_word_probability"].value <= 1 and tx_meta["real_time_factor"].value > 0
+        assert 0 < tx_meta["mean_word_probability"].value <= 1 and 0 < tx_meta["real_time_factor"].value < 5
+
+        checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+        assert checks["every_file_accounted_once"].passed and checks["rows_consistent"].passed
+        assert checks["transcription_speed"].passed and checks["no_suspect_transcripts"].passed
+        # 5 of 7 files quarantined: the batch is not green
+        share = checks["quarantine_share"]
+        assert not share.passed and share.severity == dg.AssetCheckSeverity.WARN
+        assert share.metadata["quarantine_pct"].value == 71.4
 
         # reloading the partition replaces its rows (idempotent), it never duplicates them
         again = job.execute_in_process(
@@ -120,3 +128,34 @@ def test_ingest_job_transcribes_the_good_files_and_quarantines_the_bad(
     # the bytes the engine read are in the artifact store, under the partition
     stored = sorted(os.listdir(asr_home / "artifacts" / "raw_audio" / key))
     assert "manifest.json" in stored and len(stored) == 3
+
+
+def test_a_batch_of_only_bad_files_is_not_green(asr_home, embedded_database_url, write_tone, monkeypatch):
+    """Every file quarantined: the run succeeds (nothing is lost: each file is in asr_raw.quarantine with its
+    reason) but the quarantine_share check fails, so the batch shows as failed in the UI, not green."""
+    monkeypatch.setenv("ASR_DATABASE_URL", embedded_database_url)
+    landing = asr_home / "landing"
+    landing.mkdir()
+    rng = np.random.default_rng()
+    (landing / "noise.wav").write_bytes(rng.bytes(20_000))  # content no other test lands
+    write_tone(landing / "quiet.wav", 1.0 + rng.random(), amplitude=0.0)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, resources={"landing": LandingZoneResource(), "postgres": PostgresResource()}
+        )
+        (key,) = {k for r in landing_sensor(context).dynamic_partitions_requests for k in r.partition_keys}
+        instance.add_dynamic_partitions(ingest_batches.name, [key])
+        result = defs.resolve_job_def("ingest_job").execute_in_process(
+            partition_key=key,
+            instance=instance,
+            asset_selection=[dg.AssetKey("raw_audio"), dg.AssetKey("transcripts")]
+            + [dg.AssetKey(["asr_raw", t]) for t in (*TABLES, BATCH_LOADS)],
+        )
+        assert result.success
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["every_file_accounted_once"].passed
+    assert (
+        not checks["quarantine_share"].passed
+        and checks["quarantine_share"].metadata["quarantine_pct"].value == 100
+    )
+    assert "transcribe_seconds" not in result.asset_materializations_for_node("transcripts")[0].metadata
