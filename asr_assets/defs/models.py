@@ -25,6 +25,7 @@ from pathlib import Path
 import dagster as dg
 
 from asr_assets import settings
+from asr_assets.defs.partitions import OWNERS
 from asr_assets.defs.resources import PostgresResource, WhisperModelResource
 from asr_assets.defs.sql import read_sql
 from asr_assets.samples import EVAL_DIR
@@ -84,6 +85,7 @@ def speaks(transcriber) -> set[str]:
 @dg.asset(
     partitions_def=asr_models,
     group_name="models",
+    owners=OWNERS,
     kinds={"python"},
     description="A registered Whisper checkpoint: name, format, languages, size and version (the sha256 of its "
     "weights), with its LiteRT programs built; recorded in asr_raw.models.",
@@ -208,6 +210,7 @@ def _gate_table(rows: list) -> str:
     partitions_def=asr_models,
     deps=[asr_model],
     group_name="models",
+    owners=OWNERS,
     kinds={"python"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -287,6 +290,7 @@ class PromotionConfig(dg.Config):
     partitions_def=asr_models,
     deps=[asr_model_eval],
     group_name="models",
+    owners=OWNERS,
     kinds={"postgres"},
     description="The model's version promoted for the languages it was evaluated in: the version new ingest "
     "batches transcribe those languages with (asr_raw.model_promotions; the view asr_raw.promoted_models).",

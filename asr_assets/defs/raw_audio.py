@@ -26,7 +26,7 @@ from asr_assets.asr.audio import SAMPLE_RATE, NonFiniteAudioError, is_silent, lo
 from asr_assets.asr.errors import AudioDecodeError, UnsupportedAudioError
 from asr_assets.defs.discovery import openable_uri
 from asr_assets.defs.languages import LanguageHintError, language_hint
-from asr_assets.defs.partitions import ingest_batches
+from asr_assets.defs.partitions import OWNERS, ingest_batches
 from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource, open_uri
 from asr_assets.defs.sql import read_sql
 
@@ -223,6 +223,17 @@ def _check_content(landed: LandedFile, data: bytes, config: RawAudioConfig, quar
     return call, data
 
 
+FILE_TABLE = dg.TableSchema(
+    columns=[
+        dg.TableColumn("file", "string"),
+        dg.TableColumn("duration_s", "float"),
+        dg.TableColumn("channels", "int"),
+        dg.TableColumn("language", "string", description="given with the file (empty: identified later)"),
+        dg.TableColumn("status", "string"),
+    ]
+)
+
+
 def with_language_hint(call: CheckedCall, landing_root: str) -> CheckedCall | Quarantined:
     """The call with the language its sidecar or folder gives; quarantined when the sidecar is unusable."""
     try:
@@ -240,7 +251,16 @@ def with_language_hint(call: CheckedCall, landing_root: str) -> CheckedCall | Qu
 
 
 def partition_files(postgres: PostgresResource, partition_key: str) -> list[LandedFile]:
+    """The batch's registered files; a partition key the landing sensor never registered is refused (a typo in a
+    launched partition would otherwise be a green run that did nothing)."""
     with postgres.connect() as conn, conn.cursor() as cur:
+        cur.execute(read_sql("select_batch_registered"), {"partition_key": partition_key})
+        if not cur.fetchone()[0]:
+            raise dg.Failure(
+                f"partition {partition_key!r} is not an ingest batch the landing sensor registered (no row in "
+                "asr_raw.ingest_batches); materialise a partition the sensor created, or land the files and let "
+                "it batch them"
+            )
         cur.execute(read_sql("select_partition_files"), {"partition_key": partition_key})
         return [LandedFile(*row[:4], None if row[4] is None else bytes(row[4])) for row in cur.fetchall()]
 
@@ -271,6 +291,9 @@ def read_landed(
     partitions_def=ingest_batches,
     group_name="ingest",
     kinds={"python", "audio"},
+    owners=OWNERS,
+    tags={"layer": "landing"},
+    code_version="2",  # bump when the checks change what is accepted: the UI then marks batches as code-stale
 )
 def raw_audio(
     context: dg.AssetExecutionContext,
@@ -307,6 +330,15 @@ def raw_audio(
     artifacts.write_json(manifest, "raw_audio", key, MANIFEST)
     audio_s = sum(c.duration_s for c in calls)
     reasons = "\n".join(f"- `{q.reason_code}`: {q.reason}" for q in quarantined) or "none"
+    file_rows = [
+        dg.TableRecord({"file": c.file_name, "duration_s": round(c.duration_s, 2), "channels": c.channels,
+                        "language": c.language or "", "status": "accepted"})
+        for c in calls
+    ] + [
+        dg.TableRecord({"file": q.file_name, "duration_s": None, "channels": None, "language": "",
+                        "status": f"quarantined: {q.reason_code}"})
+        for q in quarantined
+    ]  # fmt: skip
     return dg.MaterializeResult(
         metadata={
             "files": len(files),
@@ -314,5 +346,6 @@ def raw_audio(
             "quarantined": len(quarantined),
             "audio_minutes": round(audio_s / 60, 2),
             "quarantine_reasons": dg.MetadataValue.md(reasons),
+            "batch_files": dg.MetadataValue.table(file_rows[:500], schema=FILE_TABLE),
         }
     )

@@ -18,7 +18,7 @@ from psycopg2 import sql
 
 from asr_assets import settings
 from asr_assets.defs import ingest_checks
-from asr_assets.defs.partitions import ingest_batches
+from asr_assets.defs.partitions import OWNERS, ingest_batches
 from asr_assets.defs.raw_audio import MANIFEST, raw_audio
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
 from asr_assets.defs.sql import read_sql
@@ -46,6 +46,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "quarantine": (
         "checksum", "file_name", "source_uri", "partition_key", "reason_code", "reason", "size_bytes",
     ),
+}  # fmt: skip
+# Their PostgreSQL types (the migrations' DDL), for the column schema the UI shows on each asset.
+COLUMN_TYPES = {
+    "call_id": "text", "file_name": "text", "source_uri": "text", "partition_key": "text",
+    "duration_s": "double precision", "sample_rate": "integer", "channels": "smallint", "source_format": "text",
+    "size_bytes": "bigint", "checksum": "text", "model_version": "text", "transcribed_at": "timestamptz",
+    "language": "text", "language_source": "text", "language_probability": "double precision",
+    "model_name": "text", "decoding": "jsonb", "suspect_reasons": "text[]", "channel": "smallint",
+    "peak_dbfs": "double precision", "segment_count": "integer", "word_count": "integer",
+    "segment_index": "integer", "start_s": "double precision", "end_s": "double precision", "text": "text",
+    "avg_logprob": "double precision", "no_speech_prob": "double precision",
+    "compression_ratio": "double precision", "temperature": "double precision", "word_index": "integer",
+    "word": "text", "probability": "double precision", "reason_code": "text", "reason": "text",
 }  # fmt: skip
 TABLES = tuple(COLUMNS)
 CONTENT_COLUMN = {table: "checksum" if table == "quarantine" else "call_id" for table in TABLES}  # = sha256
@@ -166,6 +179,14 @@ def load_partition(conn, partition_key: str, rows: Rows) -> None:
                 description=f"{SCHEMA}.{table} in PostgreSQL; rows of each ingest batch replaced as a unit.",
                 kinds={"postgres"},
                 group_name="ingest",
+                owners=OWNERS,
+                tags={"layer": "raw"},
+                metadata={
+                    "dagster/table_name": f"{SCHEMA}.{table}",
+                    "dagster/column_schema": dg.TableSchema(
+                        columns=[dg.TableColumn(c, COLUMN_TYPES[c]) for c in COLUMNS[table]]
+                    ),
+                },
             )
             for table in TABLES
         ),

@@ -22,7 +22,7 @@ from asr_assets import settings
 from asr_assets.asr.hallucination import call_reasons, channel_reasons
 from asr_assets.defs.languages import AUTO, LanguageDecision, decide_language, model_for_language
 from asr_assets.defs.models import model_location, promoted_models
-from asr_assets.defs.partitions import ingest_batches
+from asr_assets.defs.partitions import OWNERS, ingest_batches
 from asr_assets.defs.raw_audio import MANIFEST, one_line, raw_audio
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, WhisperModelResource
 
@@ -238,6 +238,9 @@ TRANSCRIBE_STEP_K8S_CONFIG = {
     deps=[raw_audio],
     group_name="ingest",
     kinds={"tensorflow"},
+    owners=OWNERS,
+    tags={"layer": "transcription"},
+    code_version="3",  # languages, routing, suspect reasons
     op_tags=TRANSCRIBE_STEP_K8S_CONFIG,
     check_specs=[
         dg.AssetCheckSpec(
@@ -344,6 +347,7 @@ def transcripts(
                 else {}
             ),
             "suspect_calls": sum(1 for r in records if r["suspect_reasons"]),
+            "model": ", ".join(f"whisper {n} {v[:12]}" for n, v in models),
             "model_version": ", ".join(v for _, v in models),
             "models": dg.MetadataValue.md("\n".join(f"- {n}: `{v}`" for n, v in models) or "none"),
             "languages": dg.MetadataValue.json(dict(languages)),

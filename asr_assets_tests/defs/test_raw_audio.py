@@ -187,3 +187,28 @@ def test_a_file_over_the_size_limit_is_never_read_whole(write_tone, tmp_path):
     assert len(read) == 1001  # one byte past the limit, not the 64 KB file
     outcome, _ = check_file(landed, read, config)
     assert isinstance(outcome, Quarantined) and outcome.reason_code == "too_large"
+
+
+def test_a_partition_the_sensor_never_registered_is_refused(asr_home, embedded_database_url, monkeypatch):
+    """A typed-in partition key (added by hand in the UI) is an error naming the fix, not a green empty run."""
+    import dagster as dg
+
+    from asr_assets.defs.partitions import ingest_batches
+    from asr_assets.defs.raw_audio import raw_audio
+    from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource
+
+    monkeypatch.setenv("ASR_DATABASE_URL", embedded_database_url)
+    resources = {
+        "postgres": PostgresResource(),
+        "artifacts": ArtifactStoreResource(),
+        "landing": LandingZoneResource(),
+    }
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ingest_batches.name, ["batch-typed-by-hand"])
+        result = dg.materialize(
+            [raw_audio], partition_key="batch-typed-by-hand", instance=instance, resources=resources,
+            raise_on_error=False,
+        )  # fmt: skip
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "not an ingest batch the landing sensor registered" in str(failure.step_failure_data.error.message)
