@@ -14,6 +14,9 @@ export UV_PYTHON_DOWNLOADS := never
 # Benchmark inputs (the evaluation audio is not in the repository); override: make bench BENCH_DIR=DIR.
 BENCH_DIR ?= ../shared/eval/en
 PROFILE_FILE ?= ../shared/eval/calls/long-conversational/spokenwoz_MUL1011.opus
+# make ui: where the web UI listens
+PORT ?= 3000
+HOST ?= 127.0.0.1
 
 .PHONY: install demo test test-fast ui lint fmt typecheck bench profile soak eval clean
 
@@ -37,8 +40,9 @@ test: install
 test-fast: install
 	.venv/bin/python -m pytest -q -ra -m "not slow and not eval"
 
+# The Dagster UI (webserver + daemon, `dagster dev`) on the local instance: make ui PORT=3001 HOST=0.0.0.0
 ui: install
-	.venv/bin/asr-assets ui
+	.venv/bin/asr-assets ui --port $(PORT) --host $(HOST)
 
 lint: install
 	.venv/bin/ruff check .

@@ -8,14 +8,30 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from asr_assets.asr import cli as engine_cli
 
 
+def _stop_on_signals() -> None:
+    """SIGTERM (what systemd, docker and `kill` send) and SIGINT unwind like Ctrl-C, so the command's `finally`
+    blocks stop what it started (webserver, daemon, run workers, the embedded PostgreSQL). SIGINT is installed
+    too because a shell that starts a command in the background (`cmd &`) starts it with SIGINT ignored."""
+
+    def interrupt(signum, frame):
+        for sig in (signal.SIGTERM, signal.SIGINT):  # one is enough: let the clean-up finish
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, interrupt)
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from asr_assets.local.commands import ingest
 
+    _stop_on_signals()
     return ingest(args)
 
 
@@ -34,6 +50,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _ui(args: argparse.Namespace) -> int:
     from asr_assets.local.commands import ui
 
+    _stop_on_signals()
     return ui(args)
 
 
@@ -131,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
         "ASR_DATABASE_URL is set.",
     )
     p.add_argument("--port", type=int, default=3000, help="port of the web UI (default %(default)s)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the web UI listens on (default %(default)s; 0.0.0.0: all)",
+    )
     p.set_defaults(handler=_ui)
     return parser
 

@@ -15,6 +15,7 @@ COMMANDS = (
     "profile",
     "soak",
     "langid",
+    "wer-languages",
 )  # the public ones; the two below are the bench's own subprocesses, not listed
 WORKER = "_worker"
 FW_WORKER = (
@@ -170,6 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, metavar="N", help="N files spread evenly over the sets")
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the full report here")
 
+    p = sub.add_parser(
+        "wer-languages",
+        help="WER per language, ours (product default) vs faster-whisper on the same weights and options",
+        description="Every set under each DIR whose folder names one language (en, fr, es, ... or "
+        "asterisk-fr-ca-8k) transcribed in that language by ours (LiteRT int8, batched, beam 5) and by "
+        "faster-whisper (int8, BatchedInferencePipeline batch 8, beam 5, word timestamps), one engine after the "
+        "other, scored with the language's normaliser. A DIR that does not exist is reported as absent.",
+    )
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="evaluation sets or folders of sets")
+    p.add_argument(
+        "--model", default="base", help="a multilingual checkpoint, name or folder (default %(default)s)"
+    )
+    p.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="at most N files per set, spread evenly"
+    )
+    p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the full report here")
+
     # One engine group in its own process, started by `bench`. Added without `help`, so the command list leaves
     # it out; the subparsers' metavar leaves it out of the usage line.
     p = sub.add_parser(WORKER)
@@ -187,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model", default=None, metavar="DIR", help="CTranslate2 directory (default: bundled tiny.en)"
     )
+    p.add_argument("--language", default="en", help="spoken language, a Whisper code (default %(default)s)")
     return parser
 
 
@@ -271,6 +290,7 @@ def cmd_fw_transcribe(args: argparse.Namespace) -> int:
         batched=args.batched,
         beam_size=args.beam_size,
         model_path=args.model,
+        language=args.language,
     )
     return fw_transcribe(args.files, config)
 
@@ -285,11 +305,26 @@ def cmd_langid(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wer_languages(args: argparse.Namespace) -> int:
+    from asr_assets.asr.cli import progress_bar
+    from benchmarks.wer_languages import format_report, run_wer_languages
+
+    report = run_wer_languages(args.dirs, args.model, args.limit, progress_bar)
+    print(format_report(report))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    if not report["sets"]:
+        print("python -m benchmarks wer-languages: no set naming a language found", file=sys.stderr)
+        return 2
+    return 0
+
+
 HANDLERS = {
     "bench": cmd_bench,
     "profile": cmd_profile,
     "soak": cmd_soak,
     "langid": cmd_langid,
+    "wer-languages": cmd_wer_languages,
     WORKER: cmd_worker,
     FW_WORKER: cmd_fw_transcribe,
 }

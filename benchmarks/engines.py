@@ -33,6 +33,8 @@ class EngineConfig:
     )
     runtime: str = "xla"  # ours only: "litert" (TensorFlow Lite programs) | "xla" (TensorFlow, float32)
     vad: bool | None = None  # ours, sequential mode only: None keeps TranscriptionOptions' default
+    # The spoken language given to both engines (other than en needs a multilingual model, e.g. base).
+    language: str = "en"
 
     @property
     def mode(self) -> str:
@@ -56,6 +58,8 @@ class EngineConfig:
         args = ["--compute-type", self.compute_type, "--beam-size", str(self.beam_size)]
         if self.model_path:
             args += ["--model", self.model_path]
+        if self.language != "en":
+            args += ["--language", self.language]
         if self.engine == "ours":
             args += ["--mode", self.mode, "--engine", self.runtime]
             if self.vad is not None and not self.batched:
@@ -109,7 +113,10 @@ class OursEngine:
         from asr_assets.asr.transcribe import TranscriptionOptions
 
         options = TranscriptionOptions(
-            beam_size=self.config.beam_size, word_timestamps=True, batched=self.config.batched
+            beam_size=self.config.beam_size,
+            word_timestamps=True,
+            batched=self.config.batched,
+            language=self.config.language,
         )
         if self.config.vad is None or self.config.batched:
             return options
@@ -119,26 +126,59 @@ class OursEngine:
         return EngineRun(*transcribe_files(self.transcriber, paths, self.options(), progress))
 
 
+CT2_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json", "preprocessor_config.json")
+
+
+def ct2_directory(model: str | Path | None) -> tuple[Path, str]:
+    """(a CTranslate2 folder faster-whisper can load, the model version ours records) for `model`: a folder, a
+    catalog name ("tiny.en", "base") or None (the bundled tiny.en), resolved as ours resolves it
+    (`asr_assets.asr.checkpoints.locate_checkpoint`).
+
+    A split checkpoint (base: model.bin.part1 + part2) is reassembled into the model cache as ours does, and
+    faster-whisper gets a folder of links outside the repository (in the temp dir) holding that model.bin next to
+    the checkpoint's config and tokenizer files: the same bytes ours converts.
+    """
+    import tempfile
+
+    from asr_assets.asr.checkpoints import locate_checkpoint, model_cache_dir
+    from asr_assets.asr.checkpoints.cache import reassemble
+
+    root, fmt, files, version = locate_checkpoint(model)
+    if fmt != "ct2":
+        raise ValueError(f"{root} is a {fmt} checkpoint; faster-whisper needs a CTranslate2 one (model.bin)")
+    if (root / "model.bin").is_file():
+        return root, version
+    model_bin = reassemble(files, model_cache_dir(), version)
+    folder = Path(tempfile.gettempdir()) / f"asr-benchmarks-ct2-{version[:16]}"
+    folder.mkdir(exist_ok=True)
+    links = {"model.bin": model_bin} | {n: root / n for n in CT2_FILES if (root / n).exists()}
+    for name, source in links.items():
+        link = folder / name
+        if link.is_symlink() and link.resolve() == source.resolve():
+            continue
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(source.resolve())
+        os.replace(tmp, link)
+    return folder, version
+
+
 class FasterWhisperEngine:
     """faster-whisper on the same weights, one channel at a time (its API takes mono 16 kHz arrays)."""
 
     def __init__(self, config: EngineConfig):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-        from asr_assets.asr.checkpoints import default_model_path
-        from asr_assets.hashing import sha256_file
-
         self.config = config
-        directory = Path(config.model_path) if config.model_path else default_model_path()
+        directory, self.model_version = ct2_directory(config.model_path)
         self.model = WhisperModel(
             str(directory), device="cpu", compute_type=config.compute_type, cpu_threads=os.cpu_count() or 0
         )
         self.pipeline = BatchedInferencePipeline(self.model) if config.batched else None
-        self.model_version = sha256_file(directory / "model.bin")
 
     def transcribe_channel(self, samples) -> list[Any]:
         kwargs: dict[str, Any] = {
-            "language": "en",
+            "language": self.config.language,
             "beam_size": self.config.beam_size,
             "word_timestamps": True,
         }

@@ -137,7 +137,7 @@ class ModelEvalConfig(dg.Config):
 
 def _transcribe_set(transcriber, whisper: WhisperModelResource, language: str, folder: Path):
     """(score per evaluation.score, audio seconds, transcription seconds) of one set."""
-    from asr_assets.asr.evaluation import score, select_items
+    from asr_assets.asr.evaluation import normalize, score, select_items
 
     items = select_items(folder, None)
     options = whisper.transcription_options(language)
@@ -161,7 +161,7 @@ def _transcribe_set(transcriber, whisper: WhisperModelResource, language: str, f
         length = header_length(str(item.path))
         audio_s += length[0] if length else 0.0
     scored = score(items, results, language)
-    words = sum(len(i.reference.split()) for i in items if i.reference)
+    words = sum(len(normalize(i.reference, language).split()) for i in items if i.reference)  # as scored
     return scored, len(items), words, audio_s, elapsed
 
 

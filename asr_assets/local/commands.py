@@ -211,7 +211,7 @@ def _erasure_line(result) -> str:
 def ui(args: argparse.Namespace) -> int:
     """`dagster dev` on args.port, on the same workspace and instance as `ingest`."""
     started_pg = _prepare()
-    proc = start_dev(args.port)
+    proc = start_dev(args.port, args.host)
     try:
         return proc.wait()
     except KeyboardInterrupt:

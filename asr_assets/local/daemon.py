@@ -79,9 +79,9 @@ def start_daemon(env: dict[str, str], log_path: Path) -> subprocess.Popen:
         )
 
 
-def start_dev(port: int) -> subprocess.Popen:
+def start_dev(port: int, host: str = "127.0.0.1") -> subprocess.Popen:
     """`dagster dev` (webserver + daemon) on our workspace and instance."""
-    cmd = [_bin("dagster"), "dev", "-w", str(workspace_file()), "--port", str(port)]
+    cmd = [_bin("dagster"), "dev", "-w", str(workspace_file()), "--port", str(port), "--host", host]
     # dagster dev copies SIGINT's disposition onto SIGTERM: make sure SIGINT is not ignored in the child.
     return subprocess.Popen(
         cmd, env=child_env(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)

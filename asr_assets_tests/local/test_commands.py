@@ -318,8 +318,55 @@ def test_evaluate_registers_scores_and_promotes_behind_the_gate(
     with contextlib.redirect_stdout(out):
         assert main(["evaluate", "tiny.en", "--promote", "--no-shared-eval"]) == 0
     text = out.getvalue()
-    assert re.search(r"en\s+samples\s+53 files\s+380 words\s+WER\s+\d+\.\d+ %", text), text
+    assert re.search(r"en\s+samples\s+53 files\s+390 words\s+WER\s+\d+\.\d+ %", text), text
     assert "quality gate (wer_within_margin_of_promoted): passed" in text and "promoted for en" in text
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["evaluate", "nonexistent"]) == 2
     next(database, None)  # drops it
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sigterm_of_ui_started_in_the_background_leaves_nothing_running(scratch_asr_home):
+    """`asr-assets ui &` then `kill PID`: the webserver, the daemon, their code servers and the embedded
+    PostgreSQL it started all stop. Started as a shell starts a background job: SIGINT ignored."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    import psutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asr_assets.cli", "ui", "--port", str(port)],
+        cwd=REPO,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the UI did not come up"
+            time.sleep(2)
+        started = psutil.Process(proc.pid).children(recursive=True)
+        assert len(started) >= 2  # dagster dev, its webserver and daemon (and code servers)
+        assert embedded_pg.embedded_postgres_running(scratch_asr_home / "pgdata")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert alive == [], [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
+    assert not embedded_pg.embedded_postgres_running(scratch_asr_home / "pgdata")
