@@ -62,3 +62,22 @@ def test_the_code_location_loads_with_every_documented_number_set(tmp_path):
         env=env | documented, cwd=repo, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_models_are_assets_partitioned_by_registered_model_and_gated():
+    """asr_model -> asr_model_eval (with its blocking gate) -> asr_model_promotion, each partition a registered
+    model, kept out of every ingest run; dim_model_versions reads what they write."""
+    graph = defs.resolve_asset_graph()
+    model_keys = [dg.AssetKey(k) for k in ("asr_model", "asr_model_eval", "asr_model_promotion")]
+    for key in model_keys:
+        assert graph.get(key).partitions_def.name == "asr_models"
+        assert graph.get(key).group_name == "models"
+    gate = next(iter(graph.get(dg.AssetKey("asr_model_eval")).check_keys))
+    assert gate.name == "wer_within_margin_of_promoted"
+    assert defs.resolve_assets_def(dg.AssetKey("asr_model_eval")).check_specs_by_output_name
+    assert all(spec.blocking for spec in defs.resolve_assets_def(dg.AssetKey("asr_model_eval")).check_specs)
+    assert not set(model_keys) & set(defs.resolve_job_def("ingest_job").asset_layer.executable_asset_keys)
+    assert set(defs.resolve_job_def("promote_model_job").asset_layer.executable_asset_keys) == set(model_keys)
+    upstream = graph.get(dg.AssetKey(["asr_marts", "dim_model_versions"])).parent_keys
+    assert dg.AssetKey(["asr_raw", "model_evaluations"]) in upstream
+    assert defs.resolve_sensor_def("model_registry_sensor").default_status == dg.DefaultSensorStatus.RUNNING

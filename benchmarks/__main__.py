@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="a folder of evaluation sets")
     p.add_argument("--model", default="base", help="a multilingual checkpoint (default %(default)s)")
     p.add_argument(
+        "--engine",
+        choices=("litert", "xla"),
+        default="litert",
+        help="litert: the pipeline's identifier, int8 programs; xla: TensorFlow float32 (default %(default)s)",
+    )
+    p.add_argument(
         "--min-seconds", type=float, default=3.0, help="shortest file counted (default %(default)s)"
     )
     p.add_argument("--limit", type=int, default=None, metavar="N", help="N files spread evenly over the sets")
@@ -298,7 +304,7 @@ def cmd_fw_transcribe(args: argparse.Namespace) -> int:
 def cmd_langid(args: argparse.Namespace) -> int:
     from benchmarks.langid import format_langid, run_langid
 
-    report = run_langid(args.dir, args.model, args.min_seconds, args.limit)
+    report = run_langid(args.dir, args.model, args.min_seconds, args.limit, args.engine)
     print(format_langid(report))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False))

@@ -20,7 +20,8 @@ def expected_language(set_name: str) -> str | None:
     return match.group(1) if match else None
 
 
-def run_langid(root: str | Path, model: str, min_s: float, limit: int | None) -> dict:
+def run_langid(root: str | Path, model: str, min_s: float, limit: int | None, engine: str = "litert") -> dict:
+    """engine "litert": the pipeline's identifier (int8 programs); "xla": the TensorFlow engine (float32)."""
     from asr_assets.asr.audio import load_audio
     from asr_assets.asr.evaluation import select_items
     from asr_assets.asr.language import detect_language
@@ -29,7 +30,9 @@ def run_langid(root: str | Path, model: str, min_s: float, limit: int | None) ->
     items = [item for item in select_items(root, None) if expected_language(item.set_name)]
     if limit is not None and 0 < limit < len(items):
         items = [items[i * len(items) // limit] for i in range(limit)]
-    transcriber = Transcriber(model, engine="xla")
+    transcriber = (
+        Transcriber(model, engine="litert", compute_type="int8") if engine == "litert" else Transcriber(model)
+    )
     rows, skipped_short = [], 0
     start = time.perf_counter()
     for item in items:
@@ -61,6 +64,7 @@ def run_langid(root: str | Path, model: str, min_s: float, limit: int | None) ->
     total = sum(v["correct"] for v in per_language.values())
     return {
         "model": model,
+        "engine": engine,
         "min_s": min_s,
         "files": len(rows),
         "skipped_short": skipped_short,
