@@ -47,6 +47,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     return evaluate(args)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from asr_assets.local.report_file import report
+
+    return report(args)
+
+
 def _ui(args: argparse.Namespace) -> int:
     from asr_assets.local.commands import ui
 
@@ -140,6 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-wer-increase", type=float, help="the gate's margin (default 0.01 = one point of WER)"
     )
     p.set_defaults(handler=_evaluate)
+
+    p = sub.add_parser(
+        "report",
+        help="write the report page (charts of talk time, silence, confidence, quarantine, models) and print its path",
+        description="Write $ASR_HOME/reports/report.html (every batch) or <batch>.html (--batch): talk time agent vs "
+        "customer, silence and overlap per call, word confidence, quarantine reasons, audio per batch, model "
+        "versions. It opens offline (plotly.js is written beside it).",
+    )
+    p.add_argument("--batch", metavar="KEY", help="one ingest batch (partition key) instead of all")
+    p.add_argument("--open", action="store_true", help="open it in the default browser")
+    p.set_defaults(handler=_report)
 
     p = sub.add_parser(
         "ui",

@@ -94,6 +94,13 @@ def test_ingest_job_transcribes_the_good_files_and_quarantines_the_bad(
         assert not share.passed and share.severity == dg.AssetCheckSeverity.WARN
         assert share.metadata["quarantine_pct"].value == 71.4
 
+        # the batch's report page, in the artifact store beside plotly.js, linked from the metadata
+        report = result.asset_materializations_for_node("batch_report")[0].metadata
+        page = Path(report["report"].value.removeprefix("file://"))
+        assert page.name == f"{key}.html" and (page.parent / "plotly.min.js").is_file()
+        assert report["calls"].value == 2 and report["quarantined"].value == 5
+        assert "Talk time per call" in page.read_text()
+
         # reloading the partition replaces its rows (idempotent), it never duplicates them
         again = job.execute_in_process(
             partition_key=key,

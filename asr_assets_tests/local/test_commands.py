@@ -66,6 +66,16 @@ def test_ingest_runs_calls_through_the_daemon_on_the_embedded_database(
     assert again.returncode == 0, again.stdout + again.stderr
     assert "1 batch(es), 1 succeeded" in again.stdout
 
+    # `asr-assets report`: the page of every batch, written locally, offline (plotly.js beside it)
+    report = subprocess.run(
+        [sys.executable, "-m", "asr_assets.cli", "report"], cwd=REPO, env=dict(os.environ), capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    page = Path(report.stdout.strip())
+    assert page == scratch_asr_home / "reports" / "report.html" and (page.parent / "plotly.min.js").is_file()
+    assert "1 calls" in page.read_text() and "Quarantined files by reason (1 in all)" in page.read_text()
+
 
 def _run_in_step(
     dagster_home: Path, step_key: str, deadline_s: float, need_worker: bool = True

@@ -1,0 +1,50 @@
+"""batch_report: the report page of each ingest batch (asr_assets/report_page.py), written to the artifact store
+as reports/<batch>.html beside reports/plotly.min.js, and linked from the materialisation's metadata.
+
+`asr-assets report [--open]` writes the same page for every batch, locally.
+"""
+
+import dagster as dg
+import fsspec
+
+from asr_assets import report_page
+from asr_assets.defs.partitions import OWNERS, ingest_batches
+from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
+
+REPORTS = "reports"
+
+
+@dg.asset(
+    partitions_def=ingest_batches,
+    deps=[
+        dg.AssetKey(["asr_marts", "fct_calls"]),
+        dg.AssetKey(["asr_marts", "fct_words"]),
+        dg.AssetKey(["asr_raw", "quarantine"]),
+    ],
+    group_name="reports",
+    kinds={"html", "plotly"},
+    owners=OWNERS,
+    code_version="1",
+    description="The batch's report page: talk time agent vs customer, silence and overlap per call, word "
+    "confidence, quarantine reasons, audio per batch, model versions, and the calls (redacted names); offline.",
+)
+def batch_report(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, artifacts: ArtifactStoreResource
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    with postgres.connect() as conn:
+        data = report_page.report_data(conn, key)
+    page = report_page.render(data, f"Ingest batch {key}")
+    fs, script = fsspec.core.url_to_fs(artifacts.uri(REPORTS, report_page.PLOTLY_JS))
+    if not fs.exists(script):
+        artifacts.write_bytes(report_page.plotly_js(), REPORTS, report_page.PLOTLY_JS)
+    uri = artifacts.write_bytes(page.encode(), REPORTS, f"{key}.html")
+    calls = data["calls"]
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(uri),
+            "calls": len(calls),
+            "suspect_calls": int(calls["is_suspect"].sum()) if len(calls) else 0,
+            "quarantined": int(data["quarantine"]["files"].sum()),
+        }
+    )
