@@ -47,6 +47,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     return evaluate(args)
 
 
+def _db_url(args: argparse.Namespace) -> int:
+    from asr_assets.local.db_url import db_url
+
+    return db_url(args)
+
+
 def _report(args: argparse.Namespace) -> int:
     from asr_assets.local.report_file import report
 
@@ -146,6 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-wer-increase", type=float, help="the gate's margin (default 0.01 = one point of WER)"
     )
     p.set_defaults(handler=_evaluate)
+
+    p = sub.add_parser(
+        "db-url",
+        help='print a connection string for the local database (psql "$(asr-assets db-url)")',
+        description="Print a libpq connection string for the platform's database: the embedded PostgreSQL of "
+        "$ASR_HOME (started if needed and left running) or ASR_DATABASE_URL (password shown as *** unless "
+        "--show-password).",
+    )
+    p.add_argument(
+        "--user", metavar="ROLE", help="connect as this role, e.g. an analyst's (default: the owner)"
+    )
+    p.add_argument("--show-password", action="store_true", help="print ASR_DATABASE_URL's password as is")
+    p.add_argument("--stop", action="store_true", help="stop the embedded PostgreSQL instead")
+    p.set_defaults(handler=_db_url)
 
     p = sub.add_parser(
         "report",

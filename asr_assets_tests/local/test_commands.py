@@ -380,3 +380,32 @@ def test_sigterm_of_ui_started_in_the_background_leaves_nothing_running(scratch_
     _, alive = psutil.wait_procs(started, timeout=30)
     assert alive == [], [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
     assert not embedded_pg.embedded_postgres_running(scratch_asr_home / "pgdata")
+
+
+def test_db_url_connects_as_the_owner_and_as_an_analyst(scratch_asr_home, capsys):
+    """The README's analyst section as written: `psql "$(asr-assets db-url)"` as the owner creates a login role in
+    `analyst`; `asr-assets db-url --user alice` then reads the marts' schema and is refused the raw one."""
+    from asr_assets.cli import main
+
+    assert main(["db-url"]) == 0
+    owner = capsys.readouterr().out.strip()
+    conn = psycopg2.connect(owner)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("drop role if exists alice_test")
+            cur.execute("create role alice_test login password 'not-checked-on-the-socket' in role analyst")
+    finally:
+        conn.close()
+    assert main(["db-url", "--user", "alice_test"]) == 0
+    analyst = psycopg2.connect(capsys.readouterr().out.strip())
+    try:
+        with analyst.cursor() as cur:
+            cur.execute("select current_user, has_schema_privilege('asr_marts', 'usage')")
+            assert cur.fetchone() == ("alice_test", True)
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("select count(*) from asr_raw.calls")
+    finally:
+        analyst.close()
+    assert main(["db-url", "--stop"]) == 0
+    assert not embedded_pg.embedded_postgres_running(scratch_asr_home / "pgdata")
