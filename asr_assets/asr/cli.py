@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -194,6 +195,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from asr_assets.asr.audio import load_audio
     from asr_assets.asr.errors import AsrError
 
+    missing = [path for path in args.files if not os.path.isfile(path)]
+    if missing:  # before the model loads: a typo should not cost the engine's start-up
+        for path in missing:
+            what = "is a folder, not a recording" if os.path.isdir(path) else "no such file"
+            print(f"asr-assets transcribe: {path}: {what}", file=sys.stderr)
+        return 2
     try:
         transcriber = build_transcriber(args)
     except (AsrError, ValueError) as e:
@@ -208,8 +215,13 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             try:
                 audios.append(load_audio(path))
                 paths.append(path)
-            except AsrError as e:  # one bad file must not hide the others' results
-                print(f"asr-assets transcribe: {e}", file=sys.stderr)
+            except (AsrError, OSError) as e:  # one bad file must not hide the others' results
+                print(
+                    f"asr-assets transcribe: {path}: {e}"
+                    if isinstance(e, OSError)
+                    else f"asr-assets transcribe: {e}",
+                    file=sys.stderr,
+                )
                 status = 1
         try:
             per_file, guesses = _transcribe_group(transcriber, audios, options, auto=args.language == "auto")

@@ -48,3 +48,16 @@ def test_eval_writes_wer_report(shared_transcriber, sample_calls: list[Path], tm
     assert report["files"] == 1 and report["wer"] is not None and 0.0 <= report["wer"] < 0.5
     assert report["speed"] > 0 and "set" in report["sets"]
     assert "ALL" in capsys.readouterr().out
+
+
+def test_a_missing_path_is_one_line_naming_it_before_the_model_loads(tmp_path: Path, monkeypatch, capsys):
+    def never(*args, **kwargs):
+        raise AssertionError("the model must not load for a path that does not exist")
+
+    monkeypatch.setattr(transcribe, "Transcriber", never)
+    assert cli.main(["transcribe", str(tmp_path / "typo.wav"), str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"asr-assets transcribe: {tmp_path / 'typo.wav'}: no such file",
+        f"asr-assets transcribe: {tmp_path}: is a folder, not a recording",
+    ]
