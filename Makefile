@@ -18,7 +18,7 @@ PROFILE_FILE ?= ../shared/eval/calls/long-conversational/spokenwoz_MUL1011.opus
 PORT ?= 3000
 HOST ?= 127.0.0.1
 
-.PHONY: install demo test test-fast ui lint fmt typecheck bench profile soak eval clean
+.PHONY: install browser demo test test-fast ui lint fmt typecheck bench profile soak eval clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -33,8 +33,17 @@ install: $(VENV_STAMP)
 demo: install
 	.venv/bin/asr-assets ingest asr_assets/samples/calls
 
-test: install
+test: install browser
 	.venv/bin/python -m pytest -q -ra
+
+# Debian's Chromium for the UI tests (asr_assets_tests/ui/), which Playwright drives through executable_path: no
+# browser is downloaded from anywhere but Debian's mirrors.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; \
+	fi
 
 # Everything but the tests marked slow (whole pipeline runs, profiling) or needing the evaluation audio.
 test-fast: install

@@ -303,7 +303,7 @@ def raw_audio(
     landing: LandingZoneResource,
 ) -> dg.MaterializeResult:
     """The batch's recordings, validated and decoded (duration, sample rate, channels, checksum), copied to the
-    artifact store under raw_audio/<partition>/ with a manifest; bad files are listed there with a reason and
+    artifact store under `raw_audio/{partition}/` with a manifest; bad files are listed there with a reason and
     land in asr_raw.quarantine."""
     key = context.partition_key
     files = partition_files(postgres, key)

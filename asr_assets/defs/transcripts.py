@@ -265,7 +265,7 @@ def transcripts(
     postgres: PostgresResource,
 ) -> dg.MaterializeResult:
     """Word-level transcripts ({word, start, end, probability} per channel, plus segments and the model version)
-    of the batch's accepted calls, as transcripts/<partition>/transcripts.jsonl in the artifact store."""
+    of the batch's accepted calls, as `transcripts/{partition}/transcripts.jsonl` in the artifact store."""
     key = context.partition_key
     calls = artifacts.read_json("raw_audio", key, MANIFEST)["calls"]
     records: list[dict] = []
