@@ -61,6 +61,7 @@ class Settings:
     # the ingest checks' limits: quarantined share of a batch's files (percent), transcription speed (x real time)
     max_quarantine_pct: int
     min_speed_x: int
+    marts_max_lag_s: int  # how long after a batch closed the marts may still lack it (marts_fresh)
     set_variables: frozenset[str] = field(repr=False)  # which of our variables are set, for `is_set`
 
     @classmethod
@@ -94,6 +95,7 @@ class Settings:
             db_statement_timeout_s=int(env.get("ASR_DB_STATEMENT_TIMEOUT_S") or 1800),
             db_lock_timeout_s=int(env.get("ASR_DB_LOCK_TIMEOUT_S") or 60),
             min_speed_x=int(env.get("ASR_MIN_SPEED_X") or 1),
+            marts_max_lag_s=int(env.get("ASR_MARTS_MAX_LAG_S") or 3600),
             max_quarantine_pct=int(env.get("ASR_MAX_QUARANTINE_PCT") or 20),
             candidate_models=parse_candidate_models(env.get("ASR_CANDIDATE_MODELS") or ""),
             shared_eval_dir=Path(env.get("ASR_SHARED_EVAL_DIR") or REPO_ROOT.parent / "shared" / "eval"),

@@ -1,5 +1,7 @@
-"""The asset check that surfaces batches the platform stopped retrying (status given_up), with their errors, on the
-registry's batch table asr_raw.ingest_batches.
+"""The asset checks on the registry's batches: `no_batch_given_up` surfaces the batches the platform stopped
+retrying (status given_up) with their errors, on asr_raw.ingest_batches; `marts_fresh` on the marts says whether
+every batch closed more than ASR_MARTS_MAX_LAG_S ago (default 3600) has reached them (its run, which builds the
+marts, succeeded): the marts' freshness expectation.
 
 The landing sensor reports an evaluation whenever a batch's status changes (a batch is given up, or one that was
 given up succeeds after an operator re-materialised it), so the UI shows it at once; no batch run has to evaluate
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from asr_assets import settings
 from asr_assets.defs.raw_audio import one_line
 from asr_assets.defs.resources import LandingZoneResource, PostgresResource
 from asr_assets.defs.sql import read_sql
@@ -68,3 +71,57 @@ def no_batch_given_up(postgres: PostgresResource, landing: LandingZoneResource) 
     with postgres.connect() as conn:
         passed, metadata = given_up_state(conn, landing.resolved_url())
     return dg.AssetCheckResult(passed=passed, metadata=metadata, severity=dg.AssetCheckSeverity.ERROR)
+
+
+FRESH_CHECK = "marts_fresh"
+MARTS_KEY = dg.AssetKey(["asr_marts", "fct_calls"])
+
+
+def fresh_state(conn, landing_url: str, max_lag_s: int) -> tuple[bool, dict]:
+    """(passed, metadata): no batch closed more than max_lag_s ago is still missing from the marts."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("select_stale_batches"), {"landing_url": landing_url, "max_lag_s": max_lag_s})
+        rows = cur.fetchall()
+    lines = [f"| {key} | {status} | {closed:%Y-%m-%d %H:%M} |" for key, status, closed in rows]
+    table = "\n".join(["| batch | status | closed at |", "|---|---|---|", *lines])
+    return not rows, {
+        "stale_batches": len(rows),
+        "max_lag_s": max_lag_s,
+        "batches": dg.MetadataValue.md(table if rows else "none"),
+    }
+
+
+@dg.asset_check(
+    asset=MARTS_KEY,
+    name=FRESH_CHECK,
+    description="The marts are fresh: every ingest batch closed more than ASR_MARTS_MAX_LAG_S ago (default 1 h) has "
+    "been transcribed and built into them; lists the batches still waiting. Evaluated by marts_freshness_sensor.",
+)
+def marts_fresh(postgres: PostgresResource, landing: LandingZoneResource) -> dg.AssetCheckResult:
+    with postgres.connect() as conn:
+        passed, metadata = fresh_state(conn, landing.resolved_url(), settings.current().marts_max_lag_s)
+    return dg.AssetCheckResult(passed=passed, metadata=metadata, severity=dg.AssetCheckSeverity.WARN)
+
+
+@dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+def marts_freshness_sensor(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource, landing: LandingZoneResource
+):
+    """Reports marts_fresh whenever it changes (the cursor keeps the last verdict), so a lag shows without a run."""
+    with postgres.connect() as conn:
+        passed, metadata = fresh_state(conn, landing.resolved_url(), settings.current().marts_max_lag_s)
+    verdict = "fresh" if passed else f"stale:{metadata['stale_batches']}"
+    if verdict == context.cursor:
+        return dg.SkipReason(f"marts_fresh unchanged ({verdict})")
+    context.update_cursor(verdict)
+    return dg.SensorResult(
+        asset_events=[
+            dg.AssetCheckEvaluation(
+                asset_key=MARTS_KEY,
+                check_name=FRESH_CHECK,
+                passed=passed,
+                metadata=metadata,
+                severity=dg.AssetCheckSeverity.WARN,
+            )
+        ]
+    )

@@ -255,3 +255,51 @@ def test_vanished_and_changing_files_are_skipped_not_fatal(tmp_path, write_tone)
         "vanished between the listing and the read",
         "still being written",
     ]
+
+
+def test_marts_fresh_fails_while_a_closed_batch_waits_and_passes_once_it_is_built(
+    asr_home, embedded_database_url, write_tone, monkeypatch
+):
+    """The marts' freshness expectation: a batch closed longer ago than ASR_MARTS_MAX_LAG_S whose run has not
+    built the marts makes marts_fresh fail (reported by marts_freshness_sensor when the verdict changes)."""
+    import numpy as np
+    import psycopg2
+
+    from asr_assets import settings
+    from asr_assets.defs.batch_checks import FRESH_CHECK, marts_freshness_sensor
+    from asr_assets.defs.resources import LandingZoneResource, PostgresResource
+    from asr_assets.defs.sensors import landing_sensor
+
+    monkeypatch.setenv("ASR_DATABASE_URL", embedded_database_url)
+    monkeypatch.setenv("ASR_MARTS_MAX_LAG_S", "0")
+    (asr_home / "landing").mkdir()
+    write_tone(asr_home / "landing" / "a.wav", 1.5, amplitude=0.1 + np.random.default_rng().random() / 2)
+    resources = {"landing": LandingZoneResource(), "postgres": PostgresResource()}
+    with dg.instance_for_test() as instance:
+        (key,) = {
+            k
+            for r in landing_sensor(
+                dg.build_sensor_context(instance=instance, resources=resources)
+            ).dynamic_partitions_requests
+            for k in r.partition_keys
+        }
+        context = dg.build_sensor_context(instance=instance, resources=resources)
+        first = marts_freshness_sensor(context)
+        (stale,) = first.asset_events
+        assert (
+            stale.check_name == FRESH_CHECK
+            and not stale.passed
+            and stale.metadata["stale_batches"].value == 1
+        )
+        assert key in stale.metadata["batches"].value
+        assert isinstance(marts_freshness_sensor(context), dg.SkipReason)  # unchanged: not reported again
+        conn = psycopg2.connect(settings.libpq_url(embedded_database_url))
+        try:
+            with conn, conn.cursor() as cur:  # what the batch's successful run records
+                cur.execute(
+                    "update asr_raw.ingest_batches set status = 'succeeded' where partition_key = %s", (key,)
+                )
+        finally:
+            conn.close()
+        (fresh,) = marts_freshness_sensor(context).asset_events
+        assert fresh.passed and fresh.metadata["stale_batches"].value == 0
