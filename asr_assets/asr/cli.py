@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 MODES = ("batched", "sequential")
 FILES_PER_GROUP = 8  # files transcribed together by `transcribe` before their results are printed
+PROGRESS_MIN_S = 60.0  # channel-seconds of a group from which `transcribe` shows a progress bar on stderr
 COMPUTE_TYPES = ("int8", "float32")
 
 
@@ -191,10 +192,17 @@ def build_transcriber(args: argparse.Namespace) -> Transcriber:
     return Transcriber(args.model, engine=engine, compute_type=compute_type)
 
 
+def _quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up lines (oneDNN, CPU features) are not for a terminal user; -v keeps them."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from asr_assets.asr.audio import load_audio
     from asr_assets.asr.errors import AsrError
 
+    if not getattr(args, "verbose", False):
+        _quiet_tensorflow()
     missing = [path for path in args.files if not os.path.isfile(path)]
     if missing:  # before the model loads: a typo should not cost the engine's start-up
         for path in missing:
@@ -223,11 +231,23 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 status = 1
+        # A bar on stderr when the group holds a minute or more of channel audio (stdout stays one JSON per file).
+        channel_s = sum(a.duration_s * len(a.channels) for a in audios)
+        bar = progress_bar(channel_s, "transcribing") if channel_s >= PROGRESS_MIN_S else None
         try:
-            per_file, guesses = _transcribe_group(transcriber, audios, options, auto=args.language == "auto")
+            per_file, guesses = _transcribe_group(
+                transcriber,
+                audios,
+                options,
+                auto=args.language == "auto",
+                progress=bar.update if bar else None,
+            )
         except ValueError as e:  # a language the model does not have
             print(f"asr-assets transcribe: {e}", file=sys.stderr)
             return 2
+        finally:
+            if bar is not None:
+                bar.close()
         for i, result in enumerate(file_results(paths, audios, per_file, transcriber.model_version)):
             if guesses:
                 result["language"], result["language_probability"] = (
@@ -238,11 +258,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return status
 
 
-def _transcribe_group(transcriber, audios, options, auto: bool):
+def _transcribe_group(transcriber, audios, options, auto: bool, progress=None):
     """(segments per file, language guesses or []): with auto, each file is identified and the files of each
     language are transcribed together in it."""
     if not auto or not audios:
-        return (transcriber.transcribe_batch(audios, options) if audios else []), []
+        return (transcriber.transcribe_batch(audios, options, progress=progress) if audios else []), []
     from asr_assets.asr.language import detect_language
 
     guesses = [detect_language(transcriber, audio) for audio in audios]
@@ -250,7 +270,7 @@ def _transcribe_group(transcriber, audios, options, auto: bool):
     for language in sorted({g.language for g in guesses}):
         rows = [i for i, g in enumerate(guesses) if g.language == language]
         segments = transcriber.transcribe_batch(
-            [audios[i] for i in rows], replace(options, language=language)
+            [audios[i] for i in rows], replace(options, language=language), progress=progress
         )
         for i, segs in zip(rows, segments, strict=True):
             per_file[i] = segs

@@ -211,7 +211,13 @@ def _erasure_line(result) -> str:
 def ui(args: argparse.Namespace) -> int:
     """`dagster dev` on args.port, on the same workspace and instance as `ingest`."""
     started_pg = _prepare()
-    proc = start_dev(args.port, args.host)
+    proc = start_dev(args.port, args.host, "info" if getattr(args, "verbose", False) else "warning")
+    shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
+    print(
+        f"Dagster UI at http://{shown}:{args.port} (webserver + daemon; the landing sensor watches "
+        f"{settings.landing_url()}). Ctrl-C or SIGTERM stops everything. -v: Dagster's INFO log.",
+        flush=True,
+    )
     try:
         return proc.wait()
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from asr_assets.local.daemon import daemon_hint
 from asr_assets.local.sql import read_sql
 
 POLL_S = 1.0
+PROGRESS_EVERY_S = 15.0  # while a batch's run is going: how often `ingest` says how far it got
 
 
 def batch_keys(conn, checksums: list[str]) -> dict[str, str]:
@@ -50,6 +51,7 @@ def wait_for_runs(
     keys: dict[str, str] = {}
     statuses: dict[str, tuple[str, int, str | None]] = {}
     reported: dict[str, str] = {}
+    progressed: dict[str, float] = {}
     db_down = False
     while time.monotonic() < deadline:
         if daemon is not None and daemon.poll() is not None:
@@ -79,7 +81,15 @@ def wait_for_runs(
             line = f"{status} (attempt {attempts}, run {run_status})"
             if reported.get(key) != line:
                 reported[key] = line
+                progressed[key] = time.monotonic()
                 print(f"  batch {key}: {line}", flush=True)
+            elif (
+                records
+                and run_status == "STARTED"
+                and time.monotonic() - progressed.get(key, 0) >= PROGRESS_EVERY_S
+            ):
+                progressed[key] = time.monotonic()
+                print(f"  batch {key}: {run_progress(instance, records[0])}", flush=True)
         done = len(keys) == len(set(checksums)) and all(
             statuses.get(key, ("open",))[0] in SETTLED for key in set(keys.values())
         )
@@ -87,6 +97,22 @@ def wait_for_runs(
             return statuses
         time.sleep(POLL_S)
     raise TimeoutError(f"no result within the timeout; the daemon's log has the details{daemon_hint(daemon)}")
+
+
+def run_progress(instance, record) -> str:
+    """ "running 42 s, step transcripts: transcribed 3/8 calls ...": the run's elapsed time, the step it is in, and
+    the latest progress line transcripts logged (calls done per chunk, the share of audio every 30 s)."""
+    started = record.start_time or record.create_timestamp.timestamp()
+    step, progress = None, None
+    for entry in instance.all_logs(record.dagster_run.run_id):
+        if entry.is_dagster_event and entry.dagster_event.event_type_value == "STEP_START":
+            step = entry.step_key
+        elif (entry.user_message or "").startswith("transcribed "):
+            progress = entry.user_message
+    where = f", step {step}" if step else ""
+    if step == "transcripts" and progress:
+        where += f": {progress}"
+    return f"running {time.time() - started:.0f} s{where}"
 
 
 def abandon_runs(instance, runs: dict[str, Any]) -> None:
