@@ -409,3 +409,44 @@ def test_db_url_connects_as_the_owner_and_as_an_analyst(scratch_asr_home, capsys
         analyst.close()
     assert main(["db-url", "--stop"]) == 0
     assert not embedded_pg.embedded_postgres_running(scratch_asr_home / "pgdata")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sigterm_of_ingest_in_the_background_stops_its_daemon_runs_and_database(
+    scratch_asr_home, tmp_path, sample_calls
+):
+    """`asr-assets ingest DIR &` then `kill PID` while the batch runs: its daemon, the run worker and the embedded
+    PostgreSQL stop; the unfinished run is marked failed (the next ingest retries it)."""
+    import signal
+    import time
+
+    import psutil
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / sample_calls[0].name).write_bytes(sample_calls[0].read_bytes())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asr_assets.cli", "ingest", str(calls), "--timeout", "300"],
+        cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    lines = []
+    try:
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:  # until its batch's run is going
+            lines.append(line)
+            if "run STARTED" in line or time.monotonic() > deadline:
+                break
+        assert any("run STARTED" in line for line in lines), "".join(lines)
+        started = psutil.Process(proc.pid).children(recursive=True)
+        assert started  # the daemon and its code server, at least
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert alive == [], [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
+    assert not embedded_pg.embedded_postgres_running(scratch_asr_home / "pgdata")
+    assert "marked FAILURE" in rest or "SUCCESS" in rest, rest
