@@ -7,7 +7,8 @@ came in (every file name it was uploaded under). For each call, one transaction:
    registry lock (the landing sensor cannot register the content again meanwhile);
 2. removes the files: the landing copies under the configured landing zone (the platform owns that folder or
    prefix; a file is deleted only if its bytes still hash to the call), the checked copy in the artifact store,
-   and the call's entries in the batch's manifest and transcripts, rewritten without it;
+   and the call's entries in the batch's manifest and transcripts, rewritten without it; the batch's report page
+   and the local ones of `asr-assets report` (rebuilt on the next materialisation, or on demand);
 3. deletes its rows from every asr_raw table, from every dbt table that has a `call_id` column (marts and the
    search index, at once rather than at the next build), and from the registry; records the batch's new load so
    the next dbt build rebuilds what aggregates over it;
@@ -31,6 +32,7 @@ import fsspec
 from psycopg2 import sql
 
 from asr_assets import settings
+from asr_assets.defs.batch_report import REPORTS
 from asr_assets.defs.discovery import openable_uri
 from asr_assets.defs.raw_audio import MANIFEST
 from asr_assets.defs.raw_tables import SCHEMA, TABLES
@@ -226,7 +228,21 @@ def _remove_files(
             files["artifacts"] += 1
         files["rewritten"] += _rewrite_manifest(artifacts, key, checksum)
         files["rewritten"] += _rewrite_transcripts(artifacts, key, checksum)
+        files["reports"] += _remove_report(artifacts, key)
+    # Report pages written locally by `asr-assets report` list every batch's calls: removed, rebuilt on demand.
+    for page in (settings.asr_home() / REPORTS).glob("*.html"):
+        page.unlink()
+        files["reports"] += 1
     return dict(files)
+
+
+def _remove_report(artifacts: ArtifactStoreResource, key: str) -> int:
+    """The batch's report page lists its calls: removed (the batch's next materialisation writes it again)."""
+    fs, path = fsspec.core.url_to_fs(artifacts.uri(REPORTS, f"{key}.html"))
+    if not fs.exists(path):
+        return 0
+    fs.rm(path)
+    return 1
 
 
 def _owned_by_landing(uri: str, landing_url: str) -> bool:
