@@ -23,24 +23,25 @@ select call_id, partition_key, file_name, coalesce(language, '') as language, du
        customer_talk_s, silence_s, overlap_s, count_words, mean_word_probability, is_suspect, suspect_reason,
        coalesce(model_name, '') as model_name, model_version, transcribed_at
 from asr_marts.fct_calls
-where %(key)s::text is null or partition_key = %(key)s
+where partition_key = any(%(keys)s)
 order by transcribed_at desc, call_id
 """
 CONFIDENCE_SQL = """
 select least(width_bucket(probability, 0, 1, 20), 20) as bucket, count(*)
 from asr_marts.fct_words
-where %(key)s::text is null or partition_key = %(key)s
+where partition_key = any(%(keys)s)
 group by 1 order by 1
 """
 QUARANTINE_SQL = """
 select reason_code, count(*) from asr_raw.quarantine
-where %(key)s::text is null or partition_key = %(key)s
+where partition_key = any(%(keys)s)
 group by 1 order by 2 desc
 """
 BATCHES_SQL = """
 select partition_key, count(*) as calls, sum(duration_s) / 60 as audio_minutes, max(transcribed_at) as at
 from asr_marts.fct_calls
-group by partition_key order by max(transcribed_at) desc limit 50
+where partition_key = any(%(latest)s)
+group by partition_key order by max(transcribed_at) desc
 """
 
 
@@ -50,10 +51,18 @@ def _frame(cur, query: str, params: dict, columns: list[str] | None = None) -> p
     return pd.DataFrame(cur.fetchall(), columns=names)
 
 
+LATEST_BATCHES_SQL = """
+select partition_key from asr_raw.batch_loads order by loaded_at desc limit %(limit)s
+"""
+OVERALL_BATCHES = 50  # the overall page covers the latest batches: its cost stays flat as the archive grows
+
+
 def report_data(conn, partition_key: str | None) -> dict[str, pd.DataFrame]:
-    """The page's tables, read from the marts (partition_key None = every batch)."""
-    params = {"key": partition_key}
+    """The page's tables, read from the marts: one batch, or (None) the latest OVERALL_BATCHES batches."""
     with conn.cursor() as cur:
+        cur.execute(LATEST_BATCHES_SQL, {"limit": OVERALL_BATCHES})
+        latest = [k for (k,) in cur.fetchall()]
+        params = {"keys": latest if partition_key is None else [partition_key], "latest": latest}
         return {
             "calls": _frame(cur, CALLS_SQL, params),
             "confidence": _frame(cur, CONFIDENCE_SQL, params, ["bucket", "words"]),

@@ -1,7 +1,9 @@
 """batch_report: the report page of each ingest batch (asr_assets/report_page.py), written to the artifact store
-as reports/<batch>.html beside reports/plotly.min.js, and linked from the materialisation's metadata.
+as reports/<batch>.html beside reports/plotly.min.js, and linked from the materialisation's metadata;
+overall_report: the same page over the latest batches, reports/index.html, rebuilt hourly by report_schedule (and
+on demand from the UI), not in every batch's run.
 
-`asr-assets report [--open]` writes the same page for every batch, locally.
+`asr-assets report [--open]` writes the overall page locally.
 """
 
 import dagster as dg
@@ -32,13 +34,17 @@ def batch_report(
     context: dg.AssetExecutionContext, postgres: PostgresResource, artifacts: ArtifactStoreResource
 ) -> dg.MaterializeResult:
     key = context.partition_key
+    return _write_report(postgres, artifacts, key, f"Ingest batch {key}", f"{key}.html")
+
+
+def _write_report(postgres, artifacts, key, title: str, name: str) -> dg.MaterializeResult:
     with postgres.connect() as conn:
         data = report_page.report_data(conn, key)
-    page = report_page.render(data, f"Ingest batch {key}")
+    page = report_page.render(data, title)
     fs, script = fsspec.core.url_to_fs(artifacts.uri(REPORTS, report_page.PLOTLY_JS))
     if not fs.exists(script):
         artifacts.write_bytes(report_page.plotly_js(), REPORTS, report_page.PLOTLY_JS)
-    uri = artifacts.write_bytes(page.encode(), REPORTS, f"{key}.html")
+    uri = artifacts.write_bytes(page.encode(), REPORTS, name)
     calls = data["calls"]
     return dg.MaterializeResult(
         metadata={
@@ -48,3 +54,28 @@ def batch_report(
             "quarantined": int(data["quarantine"]["files"].sum()),
         }
     )
+
+
+@dg.asset(
+    deps=[
+        dg.AssetKey(["asr_marts", "fct_calls"]),
+        dg.AssetKey(["asr_marts", "fct_words"]),
+        dg.AssetKey(["asr_raw", "quarantine"]),
+    ],
+    group_name="reports",
+    kinds={"html", "plotly"},
+    owners=OWNERS,
+    code_version="1",
+    description=f"The report page over the latest {report_page.OVERALL_BATCHES} batches (reports/index.html): the "
+    "batch report's charts across batches, with audio per batch.",
+)
+def overall_report(postgres: PostgresResource, artifacts: ArtifactStoreResource) -> dg.MaterializeResult:
+    return _write_report(postgres, artifacts, None, "Latest ingest batches", "index.html")
+
+
+report_job = dg.define_asset_job(
+    "report_job", selection=[overall_report], description="Rebuild the overall report."
+)
+report_schedule = dg.ScheduleDefinition(
+    job=report_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+)

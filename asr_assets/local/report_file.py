@@ -1,5 +1,5 @@
-"""`asr-assets report [--batch KEY] [--open]`: the report page (asr_assets/report_page.py) of every batch, or of
-one, written to $ASR_HOME/reports/ and, with --open, opened in the default browser."""
+"""`asr-assets report [--batch KEY] [--open]`: the report page (asr_assets/report_page.py) of the latest batches,
+or of one, written to $ASR_HOME/reports/ and, with --open, opened in the default browser."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    title = f"Ingest batch {args.batch}" if args.batch else "All ingest batches"
+    title = f"Ingest batch {args.batch}" if args.batch else "Latest ingest batches"
     path = settings.asr_home() / "reports" / (f"{args.batch}.html" if args.batch else "report.html")
     report_page.write_local(report_page.render(data, title), path)
     print(path)

@@ -100,6 +100,17 @@ def test_ingest_job_transcribes_the_good_files_and_quarantines_the_bad(
         assert page.name == f"{key}.html" and (page.parent / "plotly.min.js").is_file()
         assert report["calls"].value == 2 and report["quarantined"].value == 5
         assert "Talk time per call" in page.read_text()
+        # the overall page: not in the batch's run (hourly, report_job_schedule), materialised on its own
+        assert not result.asset_materializations_for_node("overall_report")
+        from asr_assets.defs.batch_report import overall_report
+        from asr_assets.defs.resources import ArtifactStoreResource
+
+        overall = dg.materialize(
+            [overall_report], instance=instance,
+            resources={"postgres": PostgresResource(), "artifacts": ArtifactStoreResource()},
+        )  # fmt: skip
+        index = Path(overall.asset_materializations_for_node("overall_report")[0].metadata["report"].value)
+        assert index.name == "index.html" and "Latest ingest batches" in index.read_text()
 
         # reloading the partition replaces its rows (idempotent), it never duplicates them
         again = job.execute_in_process(
