@@ -229,6 +229,7 @@ def _remove_files(
         files["rewritten"] += _rewrite_manifest(artifacts, key, checksum)
         files["rewritten"] += _rewrite_transcripts(artifacts, key, checksum)
         files["reports"] += _remove_report(artifacts, key)
+    files["reports"] += _remove_report(artifacts, "index")  # overall_report's page: rebuilt within the hour
     # Report pages written locally by `asr-assets report` list every batch's calls: removed, rebuilt on demand.
     for page in (settings.asr_home() / REPORTS).glob("*.html"):
         page.unlink()
