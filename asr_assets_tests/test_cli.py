@@ -10,7 +10,7 @@ import pytest
 from asr_assets import cli
 from asr_assets.asr import cli as engine_cli
 
-COMMANDS = ("transcribe", "eval", "ingest", "erase", "ui")
+COMMANDS = ("transcribe", "eval", "ingest", "erase", "evaluate", "db-url", "report", "ui")
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
