@@ -347,7 +347,16 @@ def transcripts(
                 else {}
             ),
             "suspect_calls": sum(1 for r in records if r["suspect_reasons"]),
-            "model": ", ".join(f"whisper {n} {v[:12]}" for n, v in models),
+            # e.g. "whisper tiny.en (litert int8) 1a5afae06a4d": the name, the runtime and precision, the version
+            "model": ", ".join(
+                sorted(
+                    {
+                        f"whisper {r.model_name} ({r.decoding['engine']} {r.decoding['compute_type']}) "
+                        f"{r.model_version[:12]}"
+                        for r in routes
+                    }
+                )
+            ),
             "model_version": ", ".join(v for _, v in models),
             "models": dg.MetadataValue.md("\n".join(f"- {n}: `{v}`" for n, v in models) or "none"),
             "languages": dg.MetadataValue.json(dict(languages)),

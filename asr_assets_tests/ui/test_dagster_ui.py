@@ -154,7 +154,7 @@ def test_a_transcripts_partition_shows_its_metadata(page, ui):
         "languages",
     ):
         assert field in text, field
-    assert "whisper tiny.en" in text and "en (detected)" in text
+    assert "whisper tiny.en (litert int8)" in text and "en (detected)" in text
 
 
 def test_the_ingest_checks_show_and_a_batch_of_bad_files_is_not_green(page, ui):
