@@ -26,7 +26,7 @@ import dagster as dg
 
 from asr_assets import settings
 from asr_assets.defs.partitions import OWNERS
-from asr_assets.defs.resources import PostgresResource, WhisperModelResource
+from asr_assets.defs.resources import PostgresResource, WhisperModelResource, header_length
 from asr_assets.defs.sql import read_sql
 from asr_assets.samples import EVAL_DIR
 
@@ -156,8 +156,6 @@ def _transcribe_set(transcriber, whisper: WhisperModelResource, language: str, f
             )
     elapsed = time.perf_counter() - started
     for item in items:
-        from asr_assets.defs.resources import header_length
-
         length = header_length(str(item.path))
         audio_s += length[0] if length else 0.0
     scored = score(items, results, language)
