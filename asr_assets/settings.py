@@ -234,6 +234,34 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
+def checked_location(url: str, variable: str) -> str:
+    """`url` (ASR_LANDING_URL or ASR_STORAGE_URL: a folder or an fsspec URL such as s3://bucket/prefix) when it
+    carries no credentials; else a ConfigurationError naming the variable and the fix, with the secret redacted.
+
+    Object-store credentials come from the environment only (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+    AWS_ENDPOINT_URL for s3://, from a Kubernetes Secret in a cluster): a URL is logged, shown in the UI and stored
+    with every landed file, so a key inside it would leak everywhere.
+    """
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    secret_query = any(
+        any(word in name.lower() for word in SECRET_WORDS)
+        for name, _, _ in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    if parts.username or parts.password or secret_query:
+        shown = (
+            redact_url(url) if not parts.username else f"{parts.scheme}://***@{parts.hostname}{parts.path}"
+        )
+        raise ConfigurationError(
+            f"{variable}={shown} carries credentials; set {variable} to "
+            f"{parts.scheme}://{parts.hostname or ''}{parts.path} and give the credentials in the environment "
+            "instead (for s3://: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for a non-AWS endpoint, "
+            "AWS_ENDPOINT_URL; in Kubernetes from a Secret, deployment/README.md)"
+        )
+    return url
+
+
 def connect_options() -> dict[str, object]:
     """psycopg2.connect keywords that bound every wait: a black-holed host, a stuck statement, a held lock.
 

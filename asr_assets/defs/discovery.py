@@ -151,6 +151,9 @@ def _modified(info: dict[str, Any]) -> float:
 def _find_remote(fs: Any, root: str) -> Listing:
     objects: list[LandedObject] = []
     skipped: list[SkippedEntry] = []
+    # A long-lived process (the daemon) reuses one filesystem instance, and s3fs caches listings in it: without
+    # this a file uploaded by another client after the first tick would never be seen.
+    fs.invalidate_cache(root)
     if not fs.exists(root):
         return Listing(objects, skipped)
     for path, info in fs.find(root, detail=True).items():

@@ -112,14 +112,18 @@ class LandingZoneResource(dg.ConfigurableResource):
     batch_max_attempts: int = DEFAULT_BATCH_MAX_ATTEMPTS
     retry_backoff_s: int = DEFAULT_RETRY_BACKOFF_S
 
+    def location(self) -> str:
+        """The landing URL as configured (refused when it carries credentials: they belong in the environment)."""
+        return settings.checked_location(self.url or settings.landing_url(), "ASR_LANDING_URL")
+
     def resolved_url(self) -> str:
         """The landing URL with its protocol (file:// locally): the identity batches are recorded under."""
-        fs, root = fsspec.core.url_to_fs(self.url or settings.landing_url())
+        fs, root = fsspec.core.url_to_fs(self.location())
         return settings.redact_url(fs.unstrip_protocol(root.rstrip("/")))
 
     def listing(self) -> Listing:
         """Every entry under the landing URL (recursively): complete files, and the rest with a reason."""
-        return list_landing(self.url or settings.landing_url())
+        return list_landing(self.location())
 
 
 def open_uri(uri: str, mode: str = "rb") -> IO[bytes]:
@@ -160,7 +164,8 @@ class ArtifactStoreResource(dg.ConfigurableResource):
     url: str | None = None
 
     def uri(self, *parts: str) -> str:
-        return "/".join([(self.url or settings.storage_url()).rstrip("/"), *parts])
+        root = settings.checked_location(self.url or settings.storage_url(), "ASR_STORAGE_URL")
+        return "/".join([root.rstrip("/"), *parts])
 
     def write_bytes(self, data: bytes, *parts: str) -> str:
         """Write atomically where the backend allows (local: temp name + rename); returns the URI."""
