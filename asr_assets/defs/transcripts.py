@@ -242,6 +242,7 @@ TRANSCRIBE_STEP_K8S_CONFIG = {
     tags={"layer": "transcription"},
     code_version="3",  # languages, routing, suspect reasons
     op_tags=TRANSCRIBE_STEP_K8S_CONFIG,
+    pool="transcription",  # at most ASR_TRANSCRIPTION_SLOTS at once across all runs (defs/pool_limits.py)
     check_specs=[
         dg.AssetCheckSpec(
             SPEED_CHECK,
