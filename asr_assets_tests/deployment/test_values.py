@@ -1,7 +1,10 @@
-"""deployment/values.yaml against the Dagster chart's values schema, and deployment/k8s/*.yaml against Kubernetes.
+"""Every environment's values against the Dagster chart's values schema and dagster's own instance schema, and
+deployment/k8s/*.yaml against Kubernetes.
 
-The chart's schema and defaults are vendored in deployment/chart-schema/ (see its README), so this runs in any
-clone, offline. Helm itself is not available here: templates are not rendered.
+An environment is the base deployment/values.yaml alone ("base") or with one overlay of deployment/environments/
+on top, merged as `helm -f values.yaml -f environments/<name>.yaml` does. The chart's schema and defaults are
+vendored in deployment/chart-schema/ (see its README), so this runs in any clone, offline. Helm itself is not
+available here: templates are not rendered. What the overlays may change is tested in test_environments.py.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import hashlib
 import importlib.resources
 import json
 import tomllib
-from functools import cache
+from functools import cache, reduce
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,11 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOYMENT = REPO / "deployment"
 CHART = DEPLOYMENT / "chart-schema"
 VALUES = DEPLOYMENT / "values.yaml"
+OVERLAYS = sorted((DEPLOYMENT / "environments").glob("*.yaml"))
+# environment -> the values files helm gets, in order
+ENVIRONMENTS = {"base": [VALUES], **{path.stem: [VALUES, path] for path in OVERLAYS}}
+# Variables that hold a secret: a Secret must give them, never a plain env entry or a ConfigMap.
+SECRET_VARIABLES = {"ASR_DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DAGSTER_PG_PASSWORD"}
 K8S_VERSION = "1.33"
 # The chart's $refs point at v1.19.0 definitions; kubernetes-validate ships v1.25 as its oldest.
 K8S_DEFS = "kubernetes-json-schema/v1.25.0-local/_definitions.json"
@@ -63,8 +71,18 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema, registry=Registry(retrieve=retrieve))
 
 
-def _merged(override: dict) -> dict:
-    return helm_merge(yaml.safe_load((CHART / "values.yaml").read_text()), override)
+def _merged(*overrides: dict) -> dict:
+    """The chart's defaults <- each values file in order, as helm merges them."""
+    return reduce(helm_merge, overrides, yaml.safe_load((CHART / "values.yaml").read_text()))
+
+
+def values_files(environment: str) -> list[dict]:
+    return [yaml.safe_load(path.read_text()) for path in ENVIRONMENTS[environment]]
+
+
+def merged_values(environment: str) -> dict:
+    """What the chart renders from for `environment`: its defaults, the base, the overlay."""
+    return _merged(*values_files(environment))
 
 
 def _errors(values: dict) -> list[tuple[str, str]]:
@@ -76,9 +94,23 @@ def _ours() -> dict:
     return yaml.safe_load(VALUES.read_text())
 
 
-def _deployment(values: dict) -> dict:
+def code_location(values: dict) -> dict:
     (deployment,) = values["dagster-user-deployments"]["deployments"]
     return deployment
+
+
+def code_location_env(environment: str) -> dict[str, tuple[str, str]]:
+    """The environment of the code location's pods (code server, run and step pods), as Kubernetes builds it from
+    the example objects in deployment/k8s: variable -> (value, where it came from); `env` wins over envFrom."""
+    deployment = code_location(merged_values(environment))
+    objects = {(d["kind"], d["metadata"]["name"]): d for d in _manifests()}
+    env: dict[str, tuple[str, str]] = {}
+    for ref in deployment["envConfigMaps"]:
+        env |= {k: (v, "ConfigMap") for k, v in objects[("ConfigMap", ref["name"])]["data"].items()}
+    for ref in deployment["envSecrets"]:
+        env |= {k: (v, "Secret") for k, v in objects[("Secret", ref["name"])]["stringData"].items()}
+    env |= {e["name"]: (e["value"], "env") for e in deployment["env"]}
+    return env
 
 
 def _manifests() -> list[dict]:
@@ -96,8 +128,13 @@ def test_vendored_chart_files_are_unmodified():
         )
 
 
-def test_values_merged_over_chart_defaults_validate():
-    assert _errors(_merged(_ours())) == []
+def test_there_is_a_base_and_at_least_two_environments():
+    assert {"base", "dev", "prod"} <= ENVIRONMENTS.keys()
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_values_merged_over_chart_defaults_validate(environment: str):
+    assert _errors(merged_values(environment)) == []
 
 
 @pytest.mark.parametrize(
@@ -120,8 +157,9 @@ def test_schema_rejects_a_broken_override(path: list[Any], bad: Any):
     assert _errors(_merged(values)), f"a bad value at {path} was accepted: the check is not checking"
 
 
-def test_code_location_matches_the_project_and_the_image():
-    deployment = _deployment(_ours())
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_code_location_matches_the_project_and_the_image(environment: str):
+    deployment = code_location(merged_values(environment))
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     module = pyproject["tool"]["dagster"]["module_name"]
     assert deployment["codeServerArgs"] == ["-m", module]
@@ -134,9 +172,10 @@ def test_code_location_matches_the_project_and_the_image():
     assert {"name": "ASR_EXECUTOR", "value": "k8s"} in deployment["env"]
 
 
-def test_run_limits_are_set_in_one_place_only():
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_run_limits_are_set_in_one_place_only(environment: str):
     # The chart fails to render when the same limit is in both the run coordinator and the concurrency block.
-    values = _merged(_ours())
+    values = merged_values(environment)
     queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     runs = values["concurrency"]["runs"]
     assert not (queued.get("maxConcurrentRuns") is not None and runs.get("maxConcurrentRuns") is not None)
@@ -146,18 +185,13 @@ def test_run_limits_are_set_in_one_place_only():
     assert values["dagsterDaemon"]["runMonitoring"]["enabled"] is True
 
 
-def test_instance_settings_are_accepted_by_dagster():
-    """The dagster.yaml blocks the chart renders from our values (its configmap-instance.yaml mapping) load."""
-    from dagster._config import validate_config
-    from dagster._core.instance.config import dagster_instance_config_schema, validate_concurrency_config
-    from dagster_k8s import K8sRunLauncher
-
-    values = _merged(_ours())
+def instance_settings(values: dict) -> dict:
+    """The dagster.yaml blocks the chart renders from merged values (its configmap-instance.yaml mapping)."""
     daemon = values["dagsterDaemon"]
     queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
     monitoring = daemon["runMonitoring"]
     concurrency = values["concurrency"]
-    instance = {
+    return {
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
@@ -191,6 +225,17 @@ def test_instance_settings_are_accepted_by_dagster():
             },
         },
     }
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_instance_settings_are_accepted_by_dagster(environment: str):
+    """The dagster.yaml blocks the chart renders from each environment's values load in dagster 1.13.27."""
+    from dagster._config import validate_config
+    from dagster._core.instance.config import dagster_instance_config_schema, validate_concurrency_config
+    from dagster_k8s import K8sRunLauncher
+
+    values = merged_values(environment)
+    instance = instance_settings(values)
     result = validate_config(dagster_instance_config_schema(), instance)
     assert result.success, [e.message for e in result.errors]
     validate_concurrency_config(instance)
@@ -223,27 +268,57 @@ def test_manifest_is_valid_kubernetes(doc: dict):
     kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
-def test_values_refer_to_the_objects_in_deployment_k8s():
-    values = _ours()
-    deployment = _deployment(values)
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_values_refer_to_the_objects_in_deployment_k8s(environment: str):
+    values = merged_values(environment)
+    deployment = code_location(values)
     objects = {(d["kind"], d["metadata"]["name"]): d for d in _manifests()}
 
     pg = objects[("Secret", values["global"]["postgresqlSecretName"])]
     assert "postgresql-password" in pg["stringData"]  # the key name dagster-k8s and the chart read
     for ref in deployment["envSecrets"]:
-        assert ("Secret", ref["name"]) in objects
+        assert ("Secret", ref["name"]) in objects, (
+            f"{environment}: no example of Secret {ref['name']} in k8s/"
+        )
     for ref in deployment["envConfigMaps"]:
-        assert ("ConfigMap", ref["name"]) in objects
+        assert ("ConfigMap", ref["name"]) in objects, f"{environment}: no ConfigMap {ref['name']} in k8s/"
     for volume in deployment["volumes"]:
         claim = objects[("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])]
         assert claim["spec"]["accessModes"] == ["ReadWriteMany"]  # step pods may land on any node
+    assert {v["name"] for v in deployment["volumes"]} == {m["name"] for m in deployment["volumeMounts"]}
 
-    env = {}
-    for ref in deployment["envSecrets"]:
-        env |= objects[("Secret", ref["name"])]["stringData"]
-    for ref in deployment["envConfigMaps"]:
-        env |= objects[("ConfigMap", ref["name"])]["data"]
-    assert {"ASR_DATABASE_URL", "ASR_LANDING_URL", "ASR_STORAGE_URL"} <= env.keys()
-    mounts = [m["mountPath"] for m in deployment["volumeMounts"]]
-    for key in ("ASR_LANDING_URL", "ASR_STORAGE_URL"):
-        assert any(env[key].startswith(m + "/") for m in mounts), f"{key} is not on the shared volume"
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_secrets_come_only_from_secrets(environment: str):
+    env = code_location_env(environment)
+    assert "ASR_DATABASE_URL" in env
+    for name, (_, source) in env.items():
+        if name in SECRET_VARIABLES or any(word in name for word in ("PASSWORD", "SECRET", "TOKEN")):
+            assert source == "Secret", f"{environment}: {name} is set in a {source}, in the clear"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_landing_and_storage_are_shared_by_every_pod(environment: str):
+    """Each step runs in its own pod, maybe on another node: both locations are on the ReadWriteMany volume or in
+    an object store whose URL carries no credentials (the code's own check) and whose keys come from a Secret."""
+    import fsspec
+
+    from asr_assets.settings import checked_location
+
+    env = code_location_env(environment)
+    mounts = [m["mountPath"] for m in code_location(merged_values(environment))["volumeMounts"]]
+    for variable in ("ASR_LANDING_URL", "ASR_STORAGE_URL"):
+        url, _ = env[variable]
+        assert checked_location(url, variable) == url
+        if "://" not in url:
+            assert any(url.startswith(m + "/") for m in mounts), (
+                f"{environment}: {variable} is on no shared volume"
+            )
+            continue
+        protocol = url.split("://", 1)[0]
+        assert protocol in ("s3", "s3a"), f"{environment}: {variable}: only s3:// is installed and tested"
+        fsspec.get_filesystem_class(protocol)  # s3fs is in the image (uv.lock)
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            assert env.get(key, ("", ""))[1] == "Secret", (
+                f"{environment}: {key} for {variable} from no Secret"
+            )
