@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from benchmarks.engines import GROUPS
+from benchmarks.scaling_report import add_parser as add_scaling_parser
+from benchmarks.scaling_report import cmd_scaling
 
 COMMANDS = (
     "bench",
@@ -194,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the full report here")
 
+    add_scaling_parser(sub)  # `scaling`: the scaling model (benchmarks/scaling.py, docs/scaling.md)
+
     # One engine group in its own process, started by `bench`. Added without `help`, so the command list leaves
     # it out; the subparsers' metavar leaves it out of the usage line.
     p = sub.add_parser(WORKER)
@@ -331,6 +335,7 @@ HANDLERS = {
     "soak": cmd_soak,
     "langid": cmd_langid,
     "wer-languages": cmd_wer_languages,
+    "scaling": cmd_scaling,
     WORKER: cmd_worker,
     FW_WORKER: cmd_fw_transcribe,
 }
