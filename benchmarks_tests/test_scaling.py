@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import scaling
 from benchmarks.scaling import ArchiveSupply, ArrivalSupply, inputs_from, platform_for
-from benchmarks.scaling_model import SharedServer, Tracker
+from benchmarks.scaling_resources import SharedServer, Tracker
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = json.loads(scaling.INPUTS.read_text())
