@@ -393,6 +393,8 @@ def ablation(inputs: Inputs, tuned: str, default: str, workers: int) -> list[dic
                 "efficiency": curve[-1]["efficiency"],
                 "throughput": curve[-1]["throughput"],
                 "stalls_at": curve[-1]["stalls_at"],
+                "marts_lag_p95_s": curve[-1]["marts_lag_p95_s"],
+                "partitions": curve[-1]["partitions"],
                 "bottleneck": curve[-1]["bottleneck"],
             }
         )

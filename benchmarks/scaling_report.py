@@ -98,7 +98,7 @@ def backfill_notes(rows: list[dict[str, Any]]) -> str:
     last = rows[-1]
     notes = [
         f"{last['calls_per_batch']:.1f} calls per batch on average, {last['partitions']:,} partitions for the "
-        f"archive; WAL at {last['workers']} workers: {last['wal_mb_s']:.1f} MB/s."
+        f"archive; WAL at {last['workers']} workers: {last['wal_mb_s']:.2f} MB/s."
     ]
     if last["stalls_at"] is not None:
         notes.append(
@@ -145,14 +145,16 @@ def format_ablation(ablation: dict[str, Any]) -> str:
         f"`{ablation['default']}` value, archive backfill at {ablation['workers']} workers (efficiency against 1 "
         "worker of the same configuration):",
         "",
-        "| setting put back | value (tuned) | efficiency | audio h/h | first bottleneck |",
-        "|---|---|---|---|---|",
+        "| setting put back | value (tuned) | efficiency | audio h/h | marts lag p95 | partitions | "
+        "first bottleneck |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in ablation["rows"]:
-        stall = "" if r["stalls_at"] is None else f"; stalls {100 * r['stalls_at']:.0f} % in"
+        stall = "" if r["stalls_at"] is None else f"; ingestion stops {100 * r['stalls_at']:.0f} % in"
         out.append(
             f"| `{r['setting']}` | {r['value']} ({r['tuned_value']}) | {_pct(r['efficiency'])} | "
-            f"{r['throughput']:,.1f} | {r['bottleneck']}{stall} |"
+            f"{r['throughput']:,.1f} | {_duration(r['marts_lag_p95_s'])} | {r['partitions']:,} | "
+            f"{r['bottleneck']}{stall} |"
         )
     return "\n".join(out)
 
@@ -161,11 +163,12 @@ def ascii_chart(report: dict[str, Any], width: int = 50) -> str:
     """One bar per configuration and worker count: efficiency vs linear, 100 % = `width` characters."""
     lines = []
     marks = "#=*+"
+    label = max(len(name) for name in report["configs"])
     for i, (name, result) in enumerate(report["configs"].items()):
         for r in result["backfill"]:
             bar = marks[i % len(marks)] * round(min(r["efficiency"], 1.2) * width)
-            lines.append(f"{name:>8} {r['workers']:>4} |{bar} {100 * r['efficiency']:.0f} %")
-    lines.append(f"{'':>13} |{'-' * (width - 1)}| 100 %")
+            lines.append(f"{name:>{label}} {r['workers']:>4} |{bar} {100 * r['efficiency']:.0f} %")
+    lines.append(f"{'':>{label + 5}} |{'-' * (width - 1)}| 100 %")
     return "\n".join(lines)
 
 
