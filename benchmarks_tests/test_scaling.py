@@ -216,3 +216,12 @@ def test_cli_runs_on_the_checked_in_inputs(tmp_path):
         capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and "unknown configs" in bad.stdout
+
+
+def test_docs_quote_the_inputs_file_as_it_is():
+    """docs/scaling.md's generated tables come from the checked-in inputs: a figure changed without regenerating
+    them (`python -m benchmarks scaling --markdown`) fails here."""
+    from benchmarks.scaling_report import format_figures
+
+    docs = (REPO / "docs" / "scaling.md").read_text()
+    assert format_figures(RAW["figures"]) in docs
