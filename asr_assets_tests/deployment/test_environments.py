@@ -6,12 +6,14 @@ policy: N transcription slots that the runs can fill, run-queue limits, overlays
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 import pytest
 from test_values import (
     ENVIRONMENTS,
     OVERLAYS,
+    REPO,
     VALUES,
     code_location,
     code_location_env,
@@ -20,10 +22,22 @@ from test_values import (
 )
 
 from asr_assets.defs.pool_limits import TRANSCRIPTION_POOL, wanted_pool_limits
+from asr_assets.defs.resources import DEFAULT_BATCH_MAX_AUDIO_S
+from asr_assets.defs.transcripts import TRANSCRIBE_STEP_K8S_CONFIG
 
 # Keys of the code location's entry an overlay may set differently from the base (Helm replaces the list whole, so
 # an overlay restates the entry; everything else in it must stay as the base has it).
 MAY_DIFFER = {"image", "env", "envConfigMaps", "envSecrets", "volumes", "volumeMounts", "resources"}
+# Peak RSS of the transcripts step's own code path (route_calls + transcribe_calls: tiny.en, the multilingual base
+# identifying each call's language, LiteRT int8, cache warm as in the image) on one engine chunk holding a whole
+# batch at the audio cap: 16 stereo files of 7.5 min = 14,400 channel-seconds. /usr/bin/time -v, 2026-12-06;
+# deployment/README.md "Step resources". Memory grows with the audio of a chunk (~75 KB per channel-second).
+MEASURED_CHUNK_AUDIO_S = 14_400
+MEASURED_PEAK_BYTES = 2_604_664 * 1024
+HEADROOM = 1.15
+BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+# fsspec protocol of a landing/storage URL -> the package that implements it
+PROTOCOL_PACKAGES = {"s3": "s3fs", "s3a": "s3fs"}
 
 
 def runs(environment: str) -> dict:
@@ -103,3 +117,42 @@ def test_overlay_sets_only_what_differs(overlay):
     base, over = values_files("base")[0], values_files(overlay.stem)[1]
     assert ENVIRONMENTS[overlay.stem] == [VALUES, overlay]
     assert _restated(base, over) == []
+
+
+def _bytes(quantity: str) -> int:
+    unit = quantity[-2:]
+    return int(float(quantity[:-2]) * BINARY_UNITS[unit]) if unit in BINARY_UNITS else int(quantity)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_transcription_pod_is_sized_for_the_largest_batch_the_environment_allows(environment: str):
+    """The op tag's memory (one size for every environment) was measured on a batch at the audio cap: an environment
+    allowing larger batches needs a new measurement first, and the request must keep headroom over the peak."""
+    env = {name: value for name, (value, _) in code_location_env(environment).items()}
+    cap = int(env.get("ASR_BATCH_MAX_AUDIO_S") or DEFAULT_BATCH_MAX_AUDIO_S)
+    assert cap <= MEASURED_CHUNK_AUDIO_S, (
+        f"{environment}: batches up to {cap} s, measured only up to 14,400 s"
+    )
+    resources = TRANSCRIBE_STEP_K8S_CONFIG["dagster-k8s/config"]["container_config"]["resources"]
+    request, limit = _bytes(resources["requests"]["memory"]), _bytes(resources["limits"]["memory"])
+    assert request >= HEADROOM * MEASURED_PEAK_BYTES, (
+        "the memory request leaves no headroom over the measured peak"
+    )
+    assert limit > request
+    assert float(resources["requests"]["cpu"]) >= 2  # the LiteRT interpreters run two threads
+    assert "cpu" not in resources["limits"]  # no CPU throttling of a step that may use more
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_image_installs_the_object_store_an_environment_uses(environment: str):
+    """docker/Dockerfile installs uv.lock without the dev group: a backend only in dev would pass here and fail in
+    the cluster."""
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    (project,) = [p for p in lock["package"] if p["name"] == "asr-assets"]
+    runtime = {d["name"] for d in project["dependencies"]}
+    env = code_location_env(environment)
+    for variable in ("ASR_LANDING_URL", "ASR_STORAGE_URL"):
+        url = env[variable][0]
+        if "://" in url:
+            package = PROTOCOL_PACKAGES[url.split("://", 1)[0]]
+            assert package in runtime, f"{environment}: {variable} needs {package}, not a runtime dependency"
