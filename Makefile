@@ -18,7 +18,7 @@ PROFILE_FILE ?= ../shared/eval/calls/long-conversational/spokenwoz_MUL1011.opus
 PORT ?= 3000
 HOST ?= 127.0.0.1
 
-.PHONY: install browser demo test test-fast ui lint fmt typecheck bench profile soak eval clean
+.PHONY: install browser demo test test-fast test-k8s bake ui lint fmt typecheck bench profile soak eval clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -34,7 +34,21 @@ demo: install
 	.venv/bin/asr-assets ingest asr_assets/samples/calls
 
 test: install browser
-	.venv/bin/python -m pytest -q -ra
+	.venv/bin/python -m pytest -q -ra -m "not k8s_e2e"
+
+# The caches docker/Dockerfile bakes into the image (the same commands, checked by test_dockerfile.py), built into
+# ASR_MODEL_CACHE: converted weights, tiny.en's LiteRT programs, the multilingual base's int8 ones. Idempotent.
+bake: install
+	.venv/bin/python -c "from asr_assets.asr.checkpoints import load_checkpoint; load_checkpoint()"
+	.venv/bin/python -m asr_assets.asr.litert.export
+	.venv/bin/python -m asr_assets.asr.litert.export --model base --compute-type int8
+
+# The whole ingest_job through the fake Kubernetes cluster, every step in its own pod (engine and dbt included),
+# with each step pod's start-up measured (k8s-step-timings.json; BENCHMARKS.md) on the caches the image bakes. ~4 min: kept out of make test,
+# whose fake-cluster tests run raw_audio alone in a pod plus the executor's retries, cancels and resumes.
+test-k8s: install bake
+	ASR_K8S_TIMINGS_JSON=$(CURDIR)/k8s-step-timings.json .venv/bin/python -m pytest -q -ra -s -m k8s_e2e \
+	  asr_assets_tests/deployment/test_k8s_executor.py
 
 # Debian's Chromium for the UI tests (asr_assets_tests/ui/), which Playwright drives through executable_path: no
 # browser is downloaded from anywhere but Debian's mirrors.
@@ -47,7 +61,7 @@ browser:
 
 # Everything but the tests marked slow (whole pipeline runs, profiling) or needing the evaluation audio.
 test-fast: install
-	.venv/bin/python -m pytest -q -ra -m "not slow and not eval"
+	.venv/bin/python -m pytest -q -ra -m "not slow and not eval and not k8s_e2e"
 
 # The Dagster UI (webserver + daemon, `dagster dev`) on the local instance: make ui PORT=3001 HOST=0.0.0.0
 ui: install

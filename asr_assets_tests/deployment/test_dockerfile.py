@@ -210,3 +210,14 @@ def test_image_bakes_the_litert_programs_of_every_compute_type(steps):
     assert re.search(r"python -m asr_assets\.asr\.litert\.export\s+&&", runs), runs
     assert export.main.__defaults__ == (None,)  # no argument: every compute type
     assert set(programs.COMPUTE_TYPES) == {"int8", "float32"}
+
+
+def test_make_bake_builds_the_caches_the_image_bakes():
+    """`make bake` (run before `make test-k8s` measures step-pod start-up) must build exactly the model caches the
+    image's build does, or the measured start-up would not be the image's."""
+    makefile = (REPO / "Makefile").read_text()
+    recipe = makefile.split("\nbake:", 1)[1].split("\n\n", 1)[0]
+    baked = [line.strip().removeprefix(".venv/bin/") for line in recipe.splitlines()[1:] if line.strip()]
+    run = " ".join(text for name, text in instructions(DOCKERFILE.read_text()) if name == "RUN")
+    image_steps = [s.strip() for s in run.split("&&") if "asr_assets.asr" in s]
+    assert baked and baked == image_steps

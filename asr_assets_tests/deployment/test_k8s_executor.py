@@ -42,6 +42,8 @@ from k8s_smoke_defs import (
     smoke_batches,
 )
 
+from asr_assets import settings
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 VALUES = yaml.safe_load((REPO / "deployment" / "values.yaml").read_text())
@@ -142,6 +144,8 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
         pythonpath=[HERE, REPO],
         image_entrypoint=_image_entrypoint(),
         pod_timeout_s=300,  # generous: on a shared 2-core machine a run pod with two steps can take a minute
+        # The image's ENV: its model cache, baked at build time (`make bake` builds the same one here).
+        extra_env={"ASR_MODEL_CACHE": str(settings.current().model_cache)},
     )
     with fake:
         fake.add_secret(PG_SECRET, {"postgresql-password": FAKE_PG_PASSWORD})
@@ -516,19 +520,14 @@ def test_a_crashed_run_pod_is_resumed_and_the_run_completes(cluster: Cluster, tm
     assert _container(resumed)["args"][:3] == ["dagster", "api", "resume_run"]
 
 
+@pytest.mark.k8s_e2e
 @pytest.mark.timeout(1200)
 def test_whole_ingest_job_runs_step_by_step_in_kubernetes_jobs(
     cluster: Cluster, k8s_database_url: str, sample_calls: list[Path], monkeypatch: pytest.MonkeyPatch
 ):
-    """Opt-in (ASR_TEST_K8S_E2E=1): every step of the real ingest_job on one sample call, each in its own pod,
-    TensorFlow and dbt included. About 4 min on the shared 2-core machine (transcripts ~2 min, dbt ~1.5 min):
-    too long for every `make test`."""
-    if os.environ.get("ASR_TEST_K8S_E2E") != "1":
-        pytest.skip(
-            "opt-in end-to-end run of the whole ingest_job through the fake cluster: set ASR_TEST_K8S_E2E=1"
-        )
-    from asr_assets import settings
-
+    """`make test-k8s`: every step of the real ingest_job on one sample call, each in its own pod, the engine and
+    dbt included, and the start-up of each step pod measured (written to $ASR_K8S_TIMINGS_JSON when set). About
+    4 min on the shared 2-core machine: too long for every `make test` (which deselects the `k8s_e2e` marker)."""
     partition_key = _land_one_call(cluster, k8s_database_url, sample_calls[0], monkeypatch)
     result = dg.execute_job(
         dg.reconstructable(get_ingest_job),
@@ -552,3 +551,48 @@ def test_whole_ingest_job_runs_step_by_step_in_kubernetes_jobs(
     finally:
         conn.close()
     assert words > 0
+
+    timings = step_pod_timings(cluster.instance, run.run_id)
+    assert set(timings) == set(steps)
+    for step, t in timings.items():
+        assert 0 < t["pod_startup_s"] < 120 and t["work_s"] >= 0, (step, t)
+    assert timings["transcripts"]["engine_startup_s"] is not None
+    print("\nstep pod timings (launch -> step start in its own process; step start -> success):")
+    for step, t in timings.items():
+        print(f"  {step:40s} start-up {t['pod_startup_s']:6.2f} s  work {t['work_s']:7.2f} s", end="")
+        print(f"  (engine start-up {t['engine_startup_s']} s)" if t["engine_startup_s"] is not None else "")
+    if os.environ.get("ASR_K8S_TIMINGS_JSON"):
+        Path(os.environ["ASR_K8S_TIMINGS_JSON"]).write_text(json.dumps(timings, indent=1))
+
+
+def step_pod_timings(instance: DagsterInstance, run_id: str) -> dict[str, dict]:
+    """Per step of a k8s_job_executor run, from its event log: pod start-up = from STEP_WORKER_STARTING ("Executing
+    step ... in Kubernetes job": the Job POSTed) to STEP_START (the pod's `dagster api execute_step` has imported the
+    code location and loaded the instance), work = STEP_START to STEP_SUCCESS; for transcripts also the engine's
+    start-up (model and programs loaded from the model cache, which the image bakes), from its metadata."""
+    launched: dict[str, float] = {}
+    started: dict[str, float] = {}
+    finished: dict[str, float] = {}
+    engine: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_WORKER_STARTING:
+            launched.setdefault(event.step_key, entry.timestamp)
+        elif event.event_type == DagsterEventType.STEP_START:
+            started[event.step_key] = entry.timestamp
+        elif event.event_type == DagsterEventType.STEP_SUCCESS:
+            finished[event.step_key] = entry.timestamp
+        elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            metadata = event.event_specific_data.materialization.metadata
+            if "startup_seconds" in metadata:
+                engine[event.step_key] = metadata["startup_seconds"].value
+    return {
+        step: {
+            "pod_startup_s": round(started[step] - launched[step], 2),
+            "work_s": round(finished[step] - started[step], 2),
+            "engine_startup_s": engine.get(step),
+        }
+        for step in launched
+    }
