@@ -223,11 +223,12 @@ def _local_paths(artifacts: ArtifactStoreResource, key: str, calls: list[dict], 
 
 
 # With ASR_EXECUTOR=k8s this step is its own pod: it loads the model's programs and uses every core it gets.
-# Requests/limits as checked against the chart deployment (deployment/README.md); other executors ignore the tag.
+# Memory from measured peaks (deployment/README.md, "Step resources"): a batch at the audio cap, 2.5 GiB, ~2.9 GiB
+# when base transcribes it; limit: one recording at max_decoded_bytes, ~3.6 GiB. Other executors ignore the tag.
 TRANSCRIBE_STEP_K8S_CONFIG = {
     "dagster-k8s/config": {
         "container_config": {
-            "resources": {"requests": {"cpu": "2", "memory": "3Gi"}, "limits": {"memory": "4Gi"}}
+            "resources": {"requests": {"cpu": "2", "memory": "3584Mi"}, "limits": {"memory": "5Gi"}}
         }
     }
 }
