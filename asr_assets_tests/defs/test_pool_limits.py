@@ -1,6 +1,7 @@
-"""pool_limits_sensor against a real Dagster instance (SQLite storage, which keeps pool limits like PostgreSQL's)."""
+"""pool_limits_sensor against a real Dagster instance: SQLite storage, and PostgreSQL storage as the chart deploys."""
 
 import uuid
+from collections.abc import Iterator
 
 import dagster as dg
 import pytest
@@ -15,8 +16,20 @@ from asr_assets.defs.pool_limits import (
 )
 from asr_assets.defs.transcripts import transcripts
 from asr_assets.settings import ConfigurationError
+from asr_assets_tests.conftest import throwaway_database
 
 VARIABLE = pool_limits.POOL_LIMIT_VARIABLES[TRANSCRIPTION_POOL]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage(request: pytest.FixtureRequest) -> Iterator[dict]:
+    """instance_for_test overrides: its default SQLite storage, or dagster-postgres on a throwaway database."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    server = request.getfixturevalue("embedded_server_url")
+    for url in throwaway_database(server, "dagster_pools"):
+        yield {"storage": {"postgres": {"postgres_url": url}}}
 
 
 def tick(instance: dg.DagsterInstance) -> dg.SkipReason:
@@ -57,8 +70,11 @@ def test_the_code_location_runs_the_sensor_and_keeps_the_pools():
     assert DBT_POOL in pools.values()
 
 
-def test_sets_the_limit_from_the_environment_and_follows_its_changes(monkeypatch: pytest.MonkeyPatch):
-    with dg.instance_for_test() as instance:
+def test_sets_the_limit_from_the_environment_and_follows_its_changes(
+    storage: dict, monkeypatch: pytest.MonkeyPatch
+):
+    with dg.instance_for_test(overrides=storage) as instance:
+        assert type(instance.event_log_storage).__name__.startswith("Postgres" if storage else "Sqlite")
         assert instance.event_log_storage.supports_global_concurrency_limits
         monkeypatch.setenv(VARIABLE, "2")
         result = tick(instance)
@@ -86,10 +102,10 @@ def test_unset_leaves_the_pools_alone(monkeypatch: pytest.MonkeyPatch):
         assert limit(instance) == (7, 7, False)
 
 
-def test_a_limit_from_the_instance_default_becomes_explicit(monkeypatch: pytest.MonkeyPatch):
+def test_a_limit_from_the_instance_default_becomes_explicit(storage: dict, monkeypatch: pytest.MonkeyPatch):
     """A pool a run touched before the sensor's first tick holds the default limit (1 in the chart values), marked
     as a default that a later change of default_limit would move: the sensor pins it, even when N is also 1."""
-    overrides = {"concurrency": {"pools": {"default_limit": 1, "granularity": "op"}}}
+    overrides = {**storage, "concurrency": {"pools": {"default_limit": 1, "granularity": "op"}}}
     with dg.instance_for_test(overrides=overrides) as instance:
         instance.event_log_storage.initialize_concurrency_limit_to_default(TRANSCRIPTION_POOL)
         assert limit(instance) == (1, 1, True)
