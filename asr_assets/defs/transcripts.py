@@ -29,9 +29,12 @@ from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, W
 TRANSCRIPTS_FILE = "transcripts.jsonl"
 SUSPECT_CHECK = "no_suspect_transcripts"
 SPEED_CHECK = "transcription_speed"
-# Files per transcribe_batch call: windows are batched across these files and their channels; bounds the decoded
-# audio held in memory (16 files of 10 min stereo ≈ 1.2 GB float32 at 16 kHz).
+# Files per transcribe_batch call: windows are batched across these files and their channels. The decoded audio of
+# one call held in memory is what the step's memory grows with, so a call is also bounded by channel-seconds: the
+# step's peak depends on this bound, not on the batch's size (a batch of 200 long calls peaks like one of 16;
+# measured in deployment/README.md, "Step resources", at 14,400 channel-seconds).
 FILES_PER_CHUNK = 16
+CHUNK_MAX_CHANNEL_S = 14_400
 PROGRESS_LOG_S = 30.0
 
 
@@ -134,7 +137,8 @@ def transcribe_calls(
     timing: dict[str, float] | None = None,
 ) -> tuple[list[dict], list[Route]]:
     """The calls' records (call_record plus their suspect reasons), each by the model of its language, in groups
-    of one model and language, FILES_PER_CHUNK files per engine batch; and the route each call took.
+    of one model and language, in engine batches of FILES_PER_CHUNK files and CHUNK_MAX_CHANNEL_S of audio at most;
+    and the route each call took.
 
     promoted: language -> (model location, version) in force (models.py); a promoted version that is not the
     checkpoint found at its location fails the step rather than transcribe with an unevaluated model."""
@@ -160,8 +164,7 @@ def transcribe_calls(
                 model_version=transcriber.model_version,
                 decoding=whisper.decoding(options),
             )
-        for start in range(0, len(members), FILES_PER_CHUNK):
-            chunk = members[start : start + FILES_PER_CHUNK]
+        for chunk in engine_chunks(members, [calls[i]["duration_s"] * calls[i]["channels"] for i in members]):
             batch_started = time.perf_counter()
             results = transcriber.transcribe_batch([paths[i] for i in chunk], options, progress=progress)
             if timing is not None:  # transcription alone: model loads and identification stay out of it
@@ -177,6 +180,20 @@ def transcribe_calls(
                 f"transcribed {len(records)}/{len(calls)} calls ({language}, {model_label(transcriber)})"
             )
     return records, routes
+
+
+def engine_chunks(members: list[int], channel_s: list[float]) -> list[list[int]]:
+    """`members` in order, cut into engine batches of at most FILES_PER_CHUNK calls and CHUNK_MAX_CHANNEL_S of
+    audio (a call longer than that alone: raw_audio's size limits bound it)."""
+    chunks: list[list[int]] = []
+    audio = 0.0
+    for member, seconds in zip(members, channel_s, strict=True):
+        if not chunks or len(chunks[-1]) >= FILES_PER_CHUNK or audio + seconds > CHUNK_MAX_CHANNEL_S:
+            chunks.append([])
+            audio = 0.0
+        chunks[-1].append(member)
+        audio += seconds
+    return chunks
 
 
 def _in_order(calls: list[dict], records: list[dict]) -> list[dict]:

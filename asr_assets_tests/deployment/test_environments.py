@@ -25,7 +25,7 @@ from asr_assets.asr.audio import SAMPLE_RATE
 from asr_assets.defs.pool_limits import TRANSCRIPTION_POOL, wanted_pool_limits
 from asr_assets.defs.raw_audio import RawAudioConfig
 from asr_assets.defs.resources import DEFAULT_BATCH_MAX_AUDIO_S
-from asr_assets.defs.transcripts import TRANSCRIBE_STEP_K8S_CONFIG
+from asr_assets.defs.transcripts import CHUNK_MAX_CHANNEL_S, TRANSCRIBE_STEP_K8S_CONFIG
 
 # Keys of the code location's entry an overlay may set differently from the base (Helm replaces the list whole, so
 # an overlay restates the entry; everything else in it must stay as the base has it).
@@ -137,14 +137,15 @@ def _bytes(quantity: str) -> int:
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_transcription_pod_is_sized_for_the_largest_batch_the_environment_allows(environment: str):
-    """The op tag (one size for every environment) from the measurements: the request holds a batch at the
-    environment's audio cap in any language with headroom, the limit one recording as large as raw_audio lets
-    through (alone in its batch). An environment allowing larger batches than measured needs a new measurement."""
+    """The op tag (one size for every environment) from the measurements: the request holds the largest engine
+    batch (the step transcribes a batch in engine batches of at most CHUNK_MAX_CHANNEL_S, whatever the batch's
+    size) in any language with headroom, the limit one recording as large as raw_audio lets through. A larger
+    engine batch than measured needs a new measurement."""
     env = {name: value for name, (value, _) in code_location_env(environment).items()}
-    cap = int(env.get("ASR_BATCH_MAX_AUDIO_S") or DEFAULT_BATCH_MAX_AUDIO_S)
-    assert cap <= MEASURED_UP_TO_S, (
-        f"{environment}: batches up to {cap} s, measured only up to {MEASURED_UP_TO_S} s"
+    assert CHUNK_MAX_CHANNEL_S <= MEASURED_UP_TO_S, (
+        f"engine batches up to {CHUNK_MAX_CHANNEL_S} s, measured only up to {MEASURED_UP_TO_S} s"
     )
+    cap = min(int(env.get("ASR_BATCH_MAX_AUDIO_S") or DEFAULT_BATCH_MAX_AUDIO_S), CHUNK_MAX_CHANNEL_S)
     largest_recording_s = RawAudioConfig().max_decoded_bytes / (SAMPLE_RATE * 4)  # float32 at 16 kHz
     resources = TRANSCRIBE_STEP_K8S_CONFIG["dagster-k8s/config"]["container_config"]["resources"]
     request, limit = _bytes(resources["requests"]["memory"]), _bytes(resources["limits"]["memory"])
