@@ -5,10 +5,11 @@ import shutil
 
 import dagster as dg
 import pytest
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 
 from asr_assets.defs import dbt as dbt_defs
 from asr_assets.defs.raw_tables import BATCH_LOADS, SCHEMA, TABLES
+from asr_assets.defs.resources import PostgresResource
 
 
 @pytest.mark.parametrize(
@@ -94,3 +95,51 @@ def test_materialising_the_dbt_assets_builds_the_marts_with_passing_checks(dbt_m
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) > 50
     assert [e.check_name for e in evaluations if not e.passed] == []
+
+
+def test_a_batch_an_earlier_build_covered_is_not_built_again(scratch_database):
+    """Runs queue for the dbt pool; one build covers every batch loaded before it, so the runs behind it skip."""
+    import psycopg2
+    from conftest import CALL_A, CALL_B, CALL_C, load_batch
+
+    from asr_assets import settings
+
+    def materialize_in_run_of(batch: str) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [dbt_defs.dbt_transcripts],
+            resources={
+                "dbt": DbtCliResource(
+                    project_dir=dbt_defs.dbt_project, dbt_executable=dbt_defs.dbt_executable()
+                ),
+                "postgres": PostgresResource(database_url=scratch_database),
+            },
+            tags={"dagster/partition": batch},
+        )
+
+    def covered(batch: str) -> str | None:
+        conn = psycopg2.connect(settings.libpq_url(scratch_database))
+        try:
+            return dbt_defs.built_by_earlier_build(conn, batch)
+        finally:
+            conn.close()
+
+    load_batch(scratch_database, "b1", [CALL_A, CALL_B])
+    load_batch(scratch_database, "b2", [CALL_C])
+    assert covered("b1") is None and covered("b2") is None  # no mart yet
+
+    built = materialize_in_run_of("b2")  # b2's run builds, picking up b1 as well
+    assert not any(
+        e.materialization.metadata.get("covered_by_earlier_build")
+        for e in built.get_asset_materialization_events()
+    )
+    assert built.get_asset_check_evaluations()  # a real build runs the tests
+    assert covered("b1") and covered("b2")
+
+    skipped = materialize_in_run_of("b1")  # b1's run, queued behind that build: nothing to do
+    events = skipped.get_asset_materialization_events()
+    assert {e.asset_key for e in events} == set(dbt_defs.dbt_transcripts.keys)
+    assert all(e.materialization.metadata["covered_by_earlier_build"].value is True for e in events)
+    assert skipped.get_asset_check_evaluations() == []
+
+    load_batch(scratch_database, "b1", [CALL_A])  # reloaded (a rerun, an erasure): a new load to build
+    assert covered("b1") is None and covered("b2")
