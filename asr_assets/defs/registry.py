@@ -129,16 +129,26 @@ def register(
     conn, listing: Listing, landing_url: str, limits: BatchLimits, budget: TickBudget
 ) -> Registration:
     """One tick's registration: unseen files hashed within the budget, new content put in batches, every entry's
-    outcome recorded. Runs in the caller's transaction."""
+    outcome recorded. Runs in the caller's transaction.
+
+    A handful of statements per tick, whatever the number of files (each a round trip, and the registry lock is
+    held until the commit): the registered contents are read in one query, the new files inserted in one, and
+    each batch's counts updated once."""
     todo = unseen_objects(conn, listing.objects)
     hashed, unreadable, deferred = hash_within_budget(todo, budget)
     result = Registration(skipped=[*listing.skipped, *unreadable], deferred=deferred)
     sizes = {o.uri: (o.size_bytes, o.modified) for o in listing.objects}
     seen: list[dict] = []
+    new_files: list[tuple] = []
+    duplicates: list[dict] = []
+    added: dict[int, list] = {}  # batch_id -> [files, channel-seconds] added by this tick
     with conn.cursor() as cur:
         cur.execute(read_sql("lock_registry"))
-        cur.execute(read_sql("select_erasures"), {"checksums": [item.checksum for item in hashed]})
+        checksums = [item.checksum for item in hashed]
+        cur.execute(read_sql("select_erasures"), {"checksums": checksums})
         erased = {checksum: (erasure_id, at) for checksum, erasure_id, at in cur.fetchall()}
+        cur.execute(read_sql("select_landed_files"), {"checksums": checksums})
+        landed = {checksum: (uri, key) for checksum, uri, key in cur.fetchall()}
         batch = None
         for item in hashed:
             obj = item.obj
@@ -148,17 +158,15 @@ def register(
                 reason = f"content erased on request on {at:%Y-%m-%d} (asr_raw.erasures {erasure_id}); not registered"
                 seen.append(_seen(obj, item.checksum, "refused", reason))
                 continue
-            cur.execute(read_sql("select_landed_file"), {"checksum": item.checksum})
-            row = cur.fetchone()
+            row = landed.get(item.checksum)
             if row is not None:
                 outcome = "known" if row[0] == obj.uri else "duplicate"
                 if outcome == "known":
                     result.known += 1
                 else:
                     result.duplicates += 1
-                    cur.execute(
-                        read_sql("insert_landed_duplicate"),
-                        {"source_uri": obj.uri, "checksum": item.checksum, "file_name": obj.name},
+                    duplicates.append(
+                        {"source_uri": obj.uri, "checksum": item.checksum, "file_name": obj.name}
                     )
                 seen.append(_seen(obj, item.checksum, outcome, f"content registered in batch {row[1]}"))
                 continue
@@ -167,23 +175,27 @@ def register(
             if batch[2] > 0 and (batch[2] + 1 > limits.max_files or batch[3] + duration > limits.max_audio_s):
                 cur.execute(read_sql("close_batch"), {"batch_id": batch[0]})
                 batch = _open_batch(cur, landing_url)
-            cur.execute(
-                read_sql("insert_landed_file"),
-                {
-                    "checksum": item.checksum,
-                    "file_name": obj.name,
-                    "source_uri": obj.uri,
-                    "source_uri_bytes": None if obj.raw_path is None else psycopg2.Binary(obj.raw_path),
-                    "size_bytes": obj.size_bytes,
-                    "header_duration_s": item.duration_s,
-                    "batch_id": batch[0],
-                    "partition_key": batch[1],
-                },
-            )
-            cur.execute(read_sql("add_to_batch"), {"batch_id": batch[0], "audio_s": duration})
+            new_files.append(
+                (
+                    item.checksum, obj.name, obj.uri, None if obj.raw_path is None else psycopg2.Binary(obj.raw_path),
+                    obj.size_bytes, item.duration_s, batch[0], batch[1],
+                )
+            )  # fmt: skip
+            landed[item.checksum] = (obj.uri, batch[1])  # the same content again in this tick is a duplicate
+            counts = added.setdefault(batch[0], [0, 0.0])
+            counts[0] += 1
+            counts[1] += duration
             batch = (batch[0], batch[1], batch[2] + 1, batch[3] + duration)
             result.new.append(batch[1])
             seen.append(_seen(obj, item.checksum, "registered", None))
+        # landed_files first: a duplicate may name content registered by this very tick
+        psycopg2.extras.execute_values(cur, read_sql("insert_landed_files"), new_files, page_size=1000)
+        psycopg2.extras.execute_batch(cur, read_sql("insert_landed_duplicate"), duplicates, page_size=500)
+        psycopg2.extras.execute_batch(
+            cur,
+            read_sql("add_to_batch"),
+            [{"batch_id": b, "files": n, "audio_s": audio} for b, (n, audio) in added.items()],
+        )
         for entry in result.skipped:
             size, modified = sizes.get(entry.uri, (0, 0.0))
             seen.append(

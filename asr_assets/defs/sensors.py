@@ -16,6 +16,8 @@ daemon or a second instance on the same database therefore never regroups files 
 and a batch belongs to the landing zone it was landed in.
 """
 
+import time
+
 import dagster as dg
 
 from asr_assets import settings
@@ -46,6 +48,7 @@ def landing_sensor(
 ) -> dg.SensorResult:
     """Registers new landed recordings into ingest batches, requests one ingest_job run per closed batch, and
     retries a batch whose run failed (bounded, with a backoff)."""
+    started = time.monotonic()
     zone = landing.resolved_url()
     listing = landing.listing()
     for run_id in reap_dead_local_runs(context.instance):
@@ -66,12 +69,13 @@ def landing_sensor(
             (context.log.warning if "fail" in line or "given up" in line else context.log.info)(line)
         run_requests = request_due(conn, zone)
         checks = [batch_checks.evaluation(conn, zone)] if any("given up" in line for line in changed) else []
-    if registration.new or registration.duplicates or registration.deferred:
-        context.log.info(f"landing zone: {registration.summary()}")
     for entry in registration.skipped:
         context.log.debug(f"not taken: {entry.uri}: {entry.reason}")
     keys = sorted({r.partition_key for r in run_requests if r.partition_key})
     to_add = [key for key in keys if not context.instance.has_dynamic_partition(ingest_batches.name, key)]
+    if registration.new or registration.duplicates or registration.deferred:
+        # the evaluation's time (listing included; Dagster cancels it at 60 s), before the daemon creates the runs
+        context.log.info(f"landing zone: {registration.summary()}; tick {time.monotonic() - started:.2f} s")
     return dg.SensorResult(
         run_requests=run_requests,
         asset_events=checks,
