@@ -18,6 +18,7 @@ COMMANDS = (
     "soak",
     "langid",
     "wer-languages",
+    "pg-volume",
 )  # the public ones; the two below are the bench's own subprocesses, not listed
 WORKER = "_worker"
 FW_WORKER = (
@@ -198,6 +199,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_scaling_parser(sub)  # `scaling`: the scaling model (benchmarks/scaling.py, docs/scaling.md)
 
+    p = sub.add_parser(
+        "pg-volume",
+        help="PostgreSQL per-batch cost (COPY load, reload, erasure, dbt build) as asr_raw.words grows",
+        description="Two scratch databases on the server of --database-url, the current design (migrations up to "
+        "0007) and the partitioned one (every migration), grown to 0, 1/4, 1/2 and all of --rows generated words; "
+        "at each size one new batch of 200 calls (280,000 words) is loaded, reloaded, has a call erased and is "
+        "built by dbt, through the project's own code, timed. The databases are dropped at the end.",
+    )
+    p.add_argument(
+        "--database-url", required=True, metavar="URL", help="a server to create the scratch databases on"
+    )
+    p.add_argument(
+        "--rows", type=int, default=20_000_000, help="words at the largest size (default %(default)s)"
+    )
+    p.add_argument(
+        "--sizes",
+        default=None,
+        metavar="LIST",
+        help="comma-separated word counts instead of 0, rows/4, rows/2, rows",
+    )
+    p.add_argument("--calls-per-batch", type=int, default=200, help="calls per batch (default %(default)s)")
+    p.add_argument(
+        "--words-per-channel", type=int, default=700, help="words per call channel (default %(default)s)"
+    )
+    p.add_argument("--no-upgrade", action="store_true", help="skip migrating the current design's database")
+    p.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the full report here")
+
     # One engine group in its own process, started by `bench`. Added without `help`, so the command list leaves
     # it out; the subparsers' metavar leaves it out of the usage line.
     p = sub.add_parser(WORKER)
@@ -329,12 +358,27 @@ def cmd_wer_languages(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pg_volume(args: argparse.Namespace) -> int:
+    from benchmarks.pg_volume import Shape, format_report, run_pg_volume
+
+    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else None
+    shape = Shape(calls=args.calls_per_batch, words_per_channel=args.words_per_channel)
+    report = run_pg_volume(
+        args.database_url, args.rows, sizes, shape, keep=args.keep, upgrade=not args.no_upgrade
+    )
+    print(format_report(report))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=1))
+    return 0
+
+
 HANDLERS = {
     "bench": cmd_bench,
     "profile": cmd_profile,
     "soak": cmd_soak,
     "langid": cmd_langid,
     "wer-languages": cmd_wer_languages,
+    "pg-volume": cmd_pg_volume,
     "scaling": cmd_scaling,
     WORKER: cmd_worker,
     FW_WORKER: cmd_fw_transcribe,

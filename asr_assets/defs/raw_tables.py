@@ -147,6 +147,7 @@ def load_partition(conn, partition_key: str, rows: Rows) -> None:
     }
     with conn.cursor() as cur:
         cur.execute(read_sql("lock_partition_load"), {"partition_key": partition_key})
+        cur.execute(read_sql("create_month_partitions"), {"partition_key": partition_key})
         for table in TABLES:
             cur.execute(sql.SQL(read_sql("create_temp_table")).format(**names[table]))
             cur.copy_expert(

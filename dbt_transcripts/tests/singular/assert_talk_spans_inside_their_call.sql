@@ -1,4 +1,5 @@
--- Every span of talk lies inside its recording and never overlaps the next span of the same channel.
+-- Every span of talk lies inside its recording and never overlaps the next span of the same channel (of the
+-- batches the build touched: batches_under_test).
 with
 
 spans as (
@@ -9,8 +10,9 @@ spans as (
         lead(fct_talk_spans.start_s) over (
             partition by fct_talk_spans.call_id, fct_talk_spans.channel order by fct_talk_spans.start_s
         ) as next_start_s
-    from {{ ref('fct_talk_spans') }} as fct_talk_spans
-    inner join {{ ref('fct_calls') }} as fct_calls on fct_talk_spans.call_id = fct_calls.call_id
+    from {{ batches_under_test(ref('fct_talk_spans')) }} as fct_talk_spans
+    inner join {{ batches_under_test(ref('fct_calls')) }} as fct_calls
+        on fct_talk_spans.call_id = fct_calls.call_id
 
 )
 
