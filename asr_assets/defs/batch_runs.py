@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 JOB_NAME = "ingest_job"
 ATTEMPT_TAG = "asr/attempt"
 WILL_RETRY_TAG = "dagster/will_retry"
+PARTITION_TAG = "dagster/partition"
 MAX_BATCHES_PER_TICK = 50
 ERROR_CHARS = 2000
 
@@ -49,11 +50,18 @@ class BatchRun:
     attempts: int
 
 
-def latest_run(instance: dg.DagsterInstance, partition_key: str) -> dg.DagsterRun | None:
+def latest_runs(instance: dg.DagsterInstance, partition_keys: list[str]) -> dict[str, dg.DagsterRun]:
+    """The newest ingest_job run of each partition that has one, in one query of the run storage (a tick looks at
+    every requested batch: one query each grew the tick with the backlog waiting for runs)."""
+    if not partition_keys:
+        return {}
     records = instance.get_run_records(
-        dg.RunsFilter(job_name=JOB_NAME, tags={"dagster/partition": partition_key}), limit=1
+        dg.RunsFilter(job_name=JOB_NAME, tags={PARTITION_TAG: list(partition_keys)})
     )
-    return records[0].dagster_run if records else None
+    newest: dict[str, dg.DagsterRun] = {}
+    for record in records:  # newest first
+        newest.setdefault(record.dagster_run.tags[PARTITION_TAG], record.dagster_run)
+    return newest
 
 
 def step_failures(instance: dg.DagsterInstance, run_id: str, max_chars: int = 800) -> list[tuple[str, str]]:
@@ -124,8 +132,9 @@ def settle_requested(conn, instance: dg.DagsterInstance, landing_url: str, polic
             {"landing_url": landing_url, "limit": 10 * MAX_BATCHES_PER_TICK},
         )
         requested = cur.fetchall()
+        runs = latest_runs(instance, [key for _, key, _, _ in requested])
         for batch_id, key, attempts, waited_s in requested:
-            run = latest_run(instance, key)
+            run = runs.get(key)
             if run is None:
                 if (waited_s or 0) > policy.lost_after_s:
                     lines.append(
@@ -159,8 +168,10 @@ def settle_given_up(conn, instance: dg.DagsterInstance, landing_url: str) -> lis
             read_sql("select_given_up_batches"),
             {"landing_url": landing_url, "limit": 10 * MAX_BATCHES_PER_TICK},
         )
-        for batch_id, key, _, last_run_id, _, _ in cur.fetchall():
-            run = latest_run(instance, key)
+        given_up = cur.fetchall()
+        runs = latest_runs(instance, [key for _, key, *_ in given_up])
+        for batch_id, key, _, last_run_id, _, _ in given_up:
+            run = runs.get(key)
             if run is None or run.run_id == last_run_id or not run.is_success:
                 continue
             cur.execute(read_sql("count_unsettled_files"), {"partition_key": key})
