@@ -331,8 +331,10 @@ def test_every_tick_ends_well_inside_the_sensor_limit(backlog: Backlog):
     )
     assert statuses.get("FAILURE", 0) == 0, [t.error for t in backlog.ticks if t.error]
     assert None not in [t.end_timestamp for t in ticks]
-    # every registering tick logged its time; the kills and the last quiet tick did not
-    assert len(evaluations) == N_FILES // FILES_PER_TICK
+    # every registering tick logged its time; the killed ones and the last quiet tick did not (a kill retried
+    # because it landed just after a commit may have cut a registering tick short of its log line)
+    missed = sum(kill["after"] != kill["before"] for kill in backlog.kills)
+    assert N_FILES // FILES_PER_TICK - missed <= len(evaluations) <= N_FILES // FILES_PER_TICK
     assert max(evaluations) < EVALUATION_LIMIT_S
     assert max(whole) < TICK_LIMIT_S
 
