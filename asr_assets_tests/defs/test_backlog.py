@@ -1,5 +1,5 @@
 """A backlog: 10,000 small recordings landed at once and registered by the real landing sensor in the real
-dagster-daemon with the default budget (200 new files hashed per tick; batches of at most 200 calls or 4 h of
+dagster-daemon with the default budget (1,000 new files hashed per tick; batches of at most 200 calls or 4 h of
 channel audio), through two kill -9 of the daemon and its code server in the middle of a tick: once while the tick
 hashes, once while it holds the registry lock with its writes not committed.
 
@@ -33,6 +33,7 @@ import yaml
 
 from asr_assets import settings
 from asr_assets.defs.discovery import list_landing
+from asr_assets.defs.resources import DEFAULT_MAX_FILES_PER_TICK
 from asr_assets.defs.sql import read_sql
 from asr_assets.defs.sql.migrate import migrate
 from asr_assets.local.daemon import start_daemon, stop_daemon_tree
@@ -41,7 +42,7 @@ from asr_assets_tests.conftest import private_temp_dir, throwaway_database
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 N_FILES = 10_000
-FILES_PER_TICK = 200  # the default budget (LandingZoneResource.max_files_per_tick): not set here
+FILES_PER_TICK = DEFAULT_MAX_FILES_PER_TICK  # the default budget: not set here
 BATCH_MAX_FILES = 200  # the default batch bounds
 BATCH_MAX_AUDIO_S = 4 * 3600
 EVALUATION_LIMIT_S = 20.0  # ours for the sensor's evaluation; Dagster cancels it after 60 s
@@ -287,7 +288,7 @@ def test_every_file_is_registered_exactly_once_in_bounded_batches(backlog: Backl
     )
     assert [row for row in batches if row[0] != row[2]] == []  # the counts agree with the files
     assert max(row[1] for row in batches) <= BATCH_MAX_AUDIO_S
-    # each tick's 200 files fill one batch and close it: a killed tick left no half-filled batch behind
+    # each tick's files fill whole batches and close them: a killed tick left no half-filled batch behind
     assert [(count, status, attempts) for count, _, _, status, attempts in batches] == [
         (BATCH_MAX_FILES, "requested", 1)
     ] * (N_FILES // BATCH_MAX_FILES)
@@ -297,7 +298,7 @@ def test_both_kills_landed_mid_tick_and_left_nothing_behind(backlog: Backlog):
     landed = [kill for kill in backlog.kills if kill["after"] == kill["before"]]
     assert [kill["phase"] for kill in landed] == [phase for phase, _ in KILLS]
     for kill in landed:
-        # nothing of the interrupted tick was committed: whole ticks only (200 files, each entry recorded)
+        # nothing of the interrupted tick was committed: whole ticks only (each entry recorded)
         assert kill["before"][0] % FILES_PER_TICK == 0 and kill["before"][0] == kill["before"][1]
     interrupted = [
         t

@@ -34,6 +34,7 @@ from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.registry import BatchLimits, TickBudget, register
 from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import landing_sensor
+from asr_assets_tests.conftest import throwaway_database
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 # Fake credentials: moto accepts any, and the test greps its output for this one.
@@ -117,10 +118,15 @@ def _new_partitions(tick: dg.SensorResult) -> list[str]:
     return [key for request in tick.dynamic_partitions_requests for key in request.partition_keys]
 
 
+@pytest.fixture
+def own_database(embedded_server_url: str) -> Iterator[str]:
+    """A database of this test's own on the embedded server: the session's are shared with other tests' calls."""
+    yield from throwaway_database(embedded_server_url, prefix="asr_s3")
+
+
 @pytest.mark.slow
-def test_ingest_job_on_a_bucket_prefix(
-    bucket, asr_home, embedded_database_url, sample_calls, monkeypatch, capfd
-):
+def test_ingest_job_on_a_bucket_prefix(bucket, asr_home, own_database, sample_calls, monkeypatch, capfd):
+    embedded_database_url = own_database
     monkeypatch.setenv("ASR_DATABASE_URL", embedded_database_url)
     s3 = _s3()
     call = sample_calls[0]
