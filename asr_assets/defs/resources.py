@@ -30,10 +30,12 @@ from asr_assets.local.embedded_pg import ensure_database_url
 # Defaults for batch sizing; see sensors.py for why these numbers.
 DEFAULT_BATCH_MAX_FILES = 200
 DEFAULT_BATCH_MAX_AUDIO_S = 4 * 3600
-# New files hashed per tick. A tick's evaluation costs ~0.5 s per 200 small files and ~20-25 us per listed entry
-# (docs/dagster-ingest.md, "Backlog"), so 1,000 keeps it far inside the 20 s budget; long calls stop at the byte
-# budget first (4 GiB: ~450 five-minute stereo calls). At 200 a tick, a 6 M-file archive needed 30,000 ticks.
-DEFAULT_MAX_FILES_PER_TICK = 1000
+# New files hashed per tick. Its evaluation costs ~0.5 s per 1,000 small files plus ~20-25 us per listed entry
+# (docs/dagster-ingest.md, "Backlog"), far inside the 20 s budget; long calls stop at the byte budget first
+# (4 GiB: ~450 five-minute stereo calls). After it the daemon creates one run per closed batch, seconds each,
+# so 400 (two full 200-call batches) keeps a whole tick under 20 s too. At 200 a tick, a 6 M-file archive
+# needed 30,000 ticks.
+DEFAULT_MAX_FILES_PER_TICK = 400
 DEFAULT_MAX_BYTES_PER_TICK = 4 << 30  # ~8 s of hashing at 500 MB/s
 DEFAULT_MAX_TICK_S = 20.0
 DEFAULT_BATCH_MAX_ATTEMPTS = 5

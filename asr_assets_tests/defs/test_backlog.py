@@ -1,5 +1,5 @@
 """A backlog: 10,000 small recordings landed at once and registered by the real landing sensor in the real
-dagster-daemon with the default budget (1,000 new files hashed per tick; batches of at most 200 calls or 4 h of
+dagster-daemon with the default budget (400 new files hashed per tick; batches of at most 200 calls or 4 h of
 channel audio), through two kill -9 of the daemon and its code server in the middle of a tick: once while the tick
 hashes, once while it holds the registry lock with its writes not committed.
 
