@@ -160,7 +160,7 @@ def backfill_window(
         supply,
         s,
         marts_rows_at_start=done_before * s["call_s"] * f.words_per_call_s,
-        listed_at_start=int(done_before) if config.landing_retention == "keep" else 0,
+        listed_at_start=int(done_before),
         batch_audio_cv=s["call_s_cv"],
         seed=seed,
     )
@@ -168,7 +168,12 @@ def backfill_window(
     platform.run(until=50 * engine_s / workers + 30 * DAY_S)
     done = sorted(platform.done, key=lambda b: b.times["done"])
     n0, n1 = len(done) // 4, len(done) - runs - 1
-    listed = platform.listed(min(supply.backlog, s["calls"]))
+    if config.landing_retention == "keep":
+        listed = platform.listed(min(supply.backlog, s["calls"]))
+    else:  # the mean listing of the window's ticks
+        ticks = [n for t, n in platform.tick_listing if t >= done[n0].times["done"]] if done[n0:] else []
+        ticks = ticks or [n for _, n in platform.tick_listing] or [0]
+        listed = int(np.mean(ticks))
     result: dict[str, Any] = {
         "position": position,
         "batches": n_batches,
@@ -248,19 +253,37 @@ def backfill(inputs: Inputs, config_name: str, workers: int, seed: int = 1) -> d
     binding = binding or (min(running, key=lambda w: w["throughput"]) if running else windows[0])
     limit = listing_limit(inputs, config, s)
     f = inputs.figures
+    retention_cap = None  # audio-h/h at which the files landed within the retention reach the limit
+    bottleneck, utilisation = binding["bottleneck"], dict(binding["utilisation"])
+    if config.landing_retention == "expire":
+        retention_cap = max(0, limit - s["backlog_files"]) / config.landing_retention_s * s["call_s"]
+        if throughput > retention_cap:
+            # Fed at r files/s, the landing zone lists r x retention files: past the limit the ticks time out,
+            # so in a steady state ingestion runs at most at the cap (a window shorter than the retention can
+            # finish on files registered before the listing grew: the bound, not the window, holds).
+            scale = retention_cap / throughput
+            for key in utilisation:
+                utilisation[key] *= scale
+            utilisation["sensor"] = 1.0
+            throughput = retention_cap
+            segment_wall_s = [audio / throughput] if running else []
+            bottleneck = (
+                f"sensor: {config.landing_retention_s / DAY_S:g}-day retention lists > {limit:,} files"
+            )
     return {
         "config": config_name,
         "workers": workers,
         "max_concurrent_runs": config.max_concurrent_runs(workers),
         "throughput": throughput,
         "wall_days": sum(segment_wall_s) / DAY_S if len(running) == len(windows) else math.inf,
-        "stalls_at": stall_position(limit, s),
+        "stalls_at": stall_position(limit, s) if config.landing_retention == "keep" else None,
+        "retention_cap": retention_cap,
         "listing_limit_files": limit,
         "calls_per_batch": windows[0]["calls_per_batch"],
         "partitions": math.ceil(s["calls"] / windows[0]["calls_per_batch"]),  # incl. end-of-tick batches
-        "bottleneck": binding["bottleneck"],
+        "bottleneck": bottleneck,
         "binding_position": binding["position"],
-        "utilisation": binding["utilisation"],
+        "utilisation": utilisation,
         "queues": binding["queues"],
         "marts_lag_p95_s": max((w.get("marts_lag_p95_s", 0.0) for w in running), default=math.inf),
         "windows": windows,
@@ -276,11 +299,8 @@ def stall_position(limit: int | None, scenario: dict[str, Any]) -> float | None:
     return position if position < 1 else None
 
 
-def listing_limit(inputs: Inputs, config: Config, scenario: dict[str, Any]) -> int | None:
-    """The landing zone's size at which a full tick passes Dagster's sensor timeout (None: it never grows that
-    large, because ingested files leave it)."""
-    if config.landing_retention != "keep":
-        return None
+def listing_limit(inputs: Inputs, config: Config, scenario: dict[str, Any]) -> int:
+    """The landing zone's size at which a full tick passes Dagster's sensor timeout."""
     probe = platform_for(inputs, config, 1, ArchiveSupply(0, scenario["call_s"], 0), scenario)
     f = inputs.figures
     spare = f.sensor_timeout_s - probe.tick_seconds(0, probe.per_tick_files(), TICK_SETTLE_LIMIT)
@@ -300,7 +320,8 @@ def daily(inputs: Inputs, config_name: str, workers: int, seed: int = 1) -> dict
         ArrivalSupply(arrivals, durations),
         s,
         marts_rows_at_start=before * s["call_s"] * f.words_per_call_s,
-        listed_at_start=int(before) if config.landing_retention == "keep" else 0,
+        listed_at_start=int(before),
+        prior_rate_files_s=s["calls_per_year"] / (365 * DAY_S),
         seed=seed,
     )
     horizon = (s["days"] + s["drain_days"]) * DAY_S
@@ -324,7 +345,10 @@ def daily(inputs: Inputs, config_name: str, workers: int, seed: int = 1) -> dict
     utilisation = platform.utilisation(first, last)
     profile = np.asarray(s["hourly_profile"], dtype=float)
     peak_files_s = s["calls_per_year"] / s["business_days_per_year"] * profile.max() / profile.sum() / 3600.0
-    listed = platform.listed(0) + int(peak_files_s * 3600)
+    if config.landing_retention == "keep":
+        listed = platform.listed(0) + int(peak_files_s * 3600)
+    else:
+        listed = max((n for _, n in platform.tick_listing), default=0)
     capacity = platform.sensor_capacity(listed)
     utilisation["sensor"] = float(min(1.0, peak_files_s / capacity)) if capacity else 1.0
     components = {k: float(np.mean(v[in_marts])) if in_marts.any() else math.inf for k, v in parts.items()}
@@ -375,8 +399,9 @@ def ablation(inputs: Inputs, tuned: str, default: str, workers: int) -> list[dic
     """The tuned configuration with one setting at a time put back to the default's value: efficiency at
     `workers` (against 1 worker of the same configuration) and the bottleneck, i.e. what each setting buys."""
     raw_configs = inputs.raw["configs"]
-    changed = [k for k, v in raw_configs[tuned].items() if k not in ("base", "description")]
     default_values = asdict(inputs.configs[default])
+    tuned_values = asdict(inputs.configs[tuned])
+    changed = [k for k in tuned_values if k != "description" and tuned_values[k] != default_values[k]]
     rows = []
     for setting in changed:
         if default_values[setting] == asdict(inputs.configs[tuned])[setting]:
@@ -405,10 +430,10 @@ def run_scaling(
     inputs: Inputs,
     configs: list[str] | None = None,
     workers: list[int] | None = None,
-    ablate: tuple[str, str] | None = ("tuned", "default"),
+    ablate: tuple[tuple[str, str], ...] = (("recommended", "default"), ("recommended", "prod")),
 ) -> dict[str, Any]:
-    """Both scenarios under each configuration and worker count, and the ablation of the tuned configuration at
-    the largest worker count (when both configurations are among `configs`)."""
+    """Both scenarios under each configuration and worker count, and each ablation (a tuned configuration against
+    another) at the largest worker count, when both configurations are among `configs`."""
     configs = configs or list(inputs.configs)
     workers = workers or list(inputs.workers)
     started = time.perf_counter()
@@ -419,13 +444,16 @@ def run_scaling(
             "backfill": backfill_curve(inputs, name, workers),
             "daily": [daily(inputs, name, k) for k in workers],
         }
-    if ablate and all(name in configs for name in ablate):
-        report["ablation"] = {
-            "tuned": ablate[0],
-            "default": ablate[1],
+    report["ablations"] = [
+        {
+            "tuned": tuned,
+            "default": default,
             "workers": max(workers),
-            "rows": ablation(inputs, *ablate, max(workers)),
+            "rows": ablation(inputs, tuned, default, max(workers)),
         }
+        for tuned, default in ablate
+        if tuned in configs and default in configs
+    ]
     report["elapsed_s"] = time.perf_counter() - started
     return report
 

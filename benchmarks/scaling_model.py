@@ -22,6 +22,7 @@ from `Config`; nothing here is a number of its own except the bookkeeping. The s
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -79,15 +80,18 @@ class Config:
     max_bytes_per_tick: float  # the tick's byte budget
     max_tick_s: float  # the tick's hashing time budget
     max_requests_per_tick: int  # batch_runs.MAX_BATCHES_PER_TICK
-    landing_retention: str  # "keep": landed files stay (today); "remove_after_success"
+    landing_retention: str  # "keep": landed files stay (no retention configured); "expire": deleted after
+    landing_retention_s: (
+        float  # ... this long after landing (an S3 lifecycle rule or a CronJob, deployment/README.md)
+    )
     runs_per_worker: float  # maxConcurrentRuns = ceil(K x this)
     dequeue_interval_s: float  # the run queue's dequeueIntervalSeconds
     backfill_tag_limit: int  # tagConcurrencyLimits dagster/backfill (applies to runs tagged as a backfill)
     max_runtime_s: float  # runMonitoring.maxRuntimeSeconds (runs past it are counted, not failed)
     worker_cores: int  # CPU request of the transcripts step pod
-    dbt_mode: str  # "per_run" (today), "per_run_skip_built", "scheduled"
+    dbt_mode: str  # "per_run", "per_run_skip_built" (shipped), "scheduled" (not built)
     dbt_interval_s: float  # scheduled: a dbt job at most this often, when batches are pending
-    dbt_tests: str  # "full": the tests scan the whole marts (today); "pending": only the built batches
+    dbt_tests: str  # "full": the tests scan the whole marts; "pending": only the built batches (shipped)
     dbt_threads: int  # ASR_DBT_THREADS
     pg_cores: int
     pg_max_connections: int
@@ -102,8 +106,10 @@ class Config:
             raise ValueError(f"dbt_mode {self.dbt_mode!r}: one of {self.DBT_MODES}")
         if self.dbt_tests not in ("full", "pending"):
             raise ValueError(f"dbt_tests {self.dbt_tests!r}: full or pending")
-        if self.landing_retention not in ("keep", "remove_after_success"):
-            raise ValueError(f"landing_retention {self.landing_retention!r}: keep or remove_after_success")
+        if self.landing_retention not in ("keep", "expire"):
+            raise ValueError(f"landing_retention {self.landing_retention!r}: keep or expire")
+        if self.landing_retention == "expire" and self.landing_retention_s <= 0:
+            raise ValueError("landing_retention expire needs landing_retention_s > 0")
 
     def max_concurrent_runs(self, workers: int) -> int:
         return max(1, math.ceil(workers * self.runs_per_worker))
@@ -192,6 +198,7 @@ class Platform:
         langid_share: float,
         marts_rows_at_start: float = 0.0,
         listed_at_start: int = 0,
+        prior_rate_files_s: float | None = None,
         tag_backfill: bool = False,
         batch_audio_cv: float = 0.0,
         seed: int = 0,
@@ -214,6 +221,10 @@ class Platform:
         self.sensor_busy = Tracker(env)
         self.marts_rows = marts_rows_at_start
         self.listed_at_start = listed_at_start
+        self.prior_rate_files_s = prior_rate_files_s
+        self.recent: deque[tuple[float, int]] = deque()  # (time, files) registered within the retention
+        self.recent_files = 0
+        self.tick_listing: list[tuple[float, int]] = []  # (tick start, entries listed)
         self.batches: list[Batch] = []
         self.open_batch: Batch | None = None
         self.closed: list[Batch] = []  # closed, no run requested yet
@@ -221,6 +232,7 @@ class Platform:
         self.registered_files = 0
         self.in_flight_files = 0  # registered, run not finished (what stays listed with retention)
         self.done: list[Batch] = []
+        self.done_files = 0
         self.requested = 0  # runs requested and not finished (the tick settles each)
         self.ticks = 0
         self.failed_ticks = 0
@@ -257,10 +269,20 @@ class Platform:
         return min(self.f.hash_mb_s, self.f.storage_client_mb_s)
 
     def listed(self, unseen: int) -> int:
-        """Entries a tick lists: everything ever landed (retention keep), or what is not finished yet."""
+        """Entries a tick lists: everything ever landed (retention keep), or what landed within the retention
+        (expire). Under expire, the `listed_at_start` files landed before the simulation are assumed to have landed
+        at `prior_rate_files_s` (None: at the rate the platform has finished files so far, i.e. an archive fed at
+        the pace it is ingested), and leave the listing as they reach the retention age."""
         if self.c.landing_retention == "keep":
             return self.listed_at_start + self.registered_files + unseen
-        return self.in_flight_files + unseen
+        now, age = self.env.now, self.c.landing_retention_s
+        while self.recent and self.recent[0][0] <= now - age:
+            self.recent_files -= self.recent.popleft()[1]
+        rate = self.prior_rate_files_s
+        if rate is None:
+            rate = self.done_files / max(now, 3600.0)
+        prior = min(self.listed_at_start, rate * max(0.0, age - now))
+        return int(prior) + self.recent_files + unseen
 
     def per_tick_files(self) -> int:
         """Files one tick can hash: the file, byte and time budgets (registry.hash_within_budget)."""
@@ -324,13 +346,15 @@ class Platform:
             self.sensor_busy.set(1)
             unseen = self.supply.available(start)
             n = min(unseen, self.per_tick_files())
-            overhead = self.tick_seconds(self.listed(unseen), 0, self.requested) + n * f.header_s_per_file
+            listed = self.listed(unseen)
+            self.tick_listing.append((start, listed))
+            overhead = self.tick_seconds(listed, 0, self.requested) + n * f.header_s_per_file
             if overhead + n * self.file_mb / self.hash_rate > f.sensor_timeout_s:
                 # Dagster gives up on the evaluation: nothing is registered, nothing requested.
                 self.failed_ticks += 1
                 yield env.timeout(f.sensor_timeout_s)
                 self.sensor_busy.set(0)
-                if self.in_flight_files == 0:
+                if self.in_flight_files == 0 and c.landing_retention == "keep":
                     self.stalled = True  # nothing will shrink the listing: ingestion has stopped
                     return
                 yield env.timeout(max(0.0, start + c.sensor_interval_s - env.now))
@@ -356,6 +380,8 @@ class Platform:
         batch_max_files or batch_max_audio_s (channel-seconds)."""
         c, durations = self.c, self.supply.take(n)
         self.in_flight_files += n
+        self.recent.append((self.env.now, n))
+        self.recent_files += n
         if durations is None:  # every file lasts constant_call_s: fill batches arithmetically
             s = self.supply.constant_call_s
             cap = max(1, min(c.batch_max_files, int(c.batch_max_audio_s // (s * self.channels))))
@@ -448,6 +474,7 @@ class Platform:
         if env.now - batch.times["started"] > c.max_runtime_s:
             self.over_max_runtime += 1
         self.in_flight_files -= batch.calls
+        self.done_files += batch.calls
         self.requested -= 1
         self.done.append(batch)
 

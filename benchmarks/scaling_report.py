@@ -1,5 +1,5 @@
 """The scaling report as Markdown tables (what docs/scaling.md quotes): the inputs with their sources, the backfill
-curve and the daily latencies per configuration, the ablation of the tuned configuration and an ASCII chart."""
+curve and the daily latencies per configuration, the ablations of the recommended configuration and an ASCII chart."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def format_markdown(report: dict[str, Any], command: str, date: str) -> str:
         out += [f"**{name}**: {result['description']}.", "", format_backfill(result["backfill"]), ""]
         out += [backfill_notes(result["backfill"]), ""]
     out += ["Efficiency vs linear (archive backfill):", "", "```", ascii_chart(report), "```", ""]
-    if "ablation" in report:
-        out += [format_ablation(report["ablation"]), ""]
+    for ablation in report.get("ablations", []):
+        out += [format_ablation(ablation), ""]
     out += ["### Daily arrival", "", f"{daily_s['description']}", ""]
     for name, result in report["configs"].items():
         out += [f"**{name}**", "", format_daily(result["daily"]), ""]
@@ -91,6 +91,8 @@ def _bottleneck(r: dict[str, Any]) -> str:
     """The bottleneck, with where in the archive it binds hardest when it is a shared resource."""
     if r["bottleneck"] == "workers":
         return "workers (linear)"
+    if r["bottleneck"].startswith("sensor: "):  # a steady-state bound, not one window's
+        return r["bottleneck"]
     return f"{r['bottleneck']} (at {100 * r['binding_position']:.0f} % of the archive)"
 
 
@@ -105,6 +107,12 @@ def backfill_notes(rows: list[dict[str, Any]]) -> str:
             f"The landing zone keeps every file: past {last['listing_limit_files']:,} files a tick outlasts "
             f"Dagster's sensor timeout and ingestion stops, {100 * last['stalls_at']:.0f} % into the archive "
             "(throughput above: before that point; the windows past it are stalled)."
+        )
+    if last.get("retention_cap") is not None:
+        notes.append(
+            f"Landing files expire: fed at r files/s the zone lists about r x the retention, and past "
+            f"{last['listing_limit_files']:,} files a tick outlasts Dagster's sensor timeout, which caps ingestion "
+            f"at {last['retention_cap']:,.0f} audio-h/h."
         )
     over = sum(w["over_max_runtime"] for r in rows for w in r["windows"])
     if over:
@@ -145,7 +153,7 @@ def format_ablation(ablation: dict[str, Any]) -> str:
         f"`{ablation['default']}` value, archive backfill at {ablation['workers']} workers (efficiency against 1 "
         "worker of the same configuration):",
         "",
-        "| setting put back | value (tuned) | efficiency | audio h/h | marts lag p95 | partitions | "
+        f"| setting put back | value (`{ablation['tuned']}`'s) | efficiency | audio h/h | marts lag p95 | partitions | "
         "first bottleneck |",
         "|---|---|---|---|---|---|---|",
     ]
