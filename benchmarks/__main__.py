@@ -19,6 +19,7 @@ COMMANDS = (
     "langid",
     "wer-languages",
     "pg-volume",
+    "scaling",
 )  # the public ones; the two below are the bench's own subprocesses, not listed
 WORKER = "_worker"
 FW_WORKER = (
