@@ -1,17 +1,19 @@
 -- asr_raw.words grows by ~1.4 billion rows a year at 2 M calls (~700 words per call), asr_raw.segments by ~70
 -- million: both become partitioned by RANGE of partition_key, one partition per month of the batch (the registry's
--- keys are YYYYMMDD-NNNNNN, the UTC day the batch opened). A batch's load, reload, erasure and the marts' reads name
--- its partition_key, so they touch one month's partition, whose indexes stay the size of a month however many years
--- the table holds; old months are never written again (vacuumed once, then skipped), and retention drops a month
--- instead of deleting a hundred million rows. One partition per batch (tens of thousands) would not be: planning
--- and locking cost grows with the partition count. Keys of another form (tests, hand-made partitions) go to the
--- default partition. BENCHMARKS.md, "PostgreSQL at a bank's volume", has the measurements behind the choice.
+-- keys are YYYYMMDD-NNNNNN, the UTC day the batch opened). A batch's load, reload and the marts' reads name its
+-- partition_key, so they touch one month's partition, whose indexes stay the size of a month however many years the
+-- table holds; old months are rarely written again (a reload, an erasure), so VACUUM skips them once they are
+-- all-visible, and retention drops a month instead of deleting a hundred million rows. Hash partitions would all
+-- grow forever; one partition per batch (tens of thousands) would make planning and locking cost grow with their
+-- count. Keys of another form (tests, hand-made partitions) go to the default partition. BENCHMARKS.md,
+-- "PostgreSQL at a bank's volume", has the measurements behind the choice.
 -- calls, channels and quarantine stay plain tables (one row per call or channel: ~700 times fewer rows), so
 -- calls.call_id stays one primary key over all batches: a call's content is held once.
 --
--- Existing rows are moved in this migration (its transaction holds the tables meanwhile: about a minute per ten
--- million words on the development machine). Views on the two tables (dbt's staging views) are created again with
--- their definitions, owners and grants; dbt renews their comments at its next build.
+-- Existing rows are moved in this migration, its transaction holding the tables meanwhile: 98 s for 20 million words
+-- on the 2-core development machine, so about two hours per year of bank volume (1.4 billion words). Views on the
+-- two tables (dbt's staging views) are created again with their definitions, owners and grants; dbt renews their
+-- comments at its next build.
 
 -- Keys name the batch: a segment's and a word's channel row is in the same batch as the row itself, and the
 -- cascade from a deleted channel looks in one partition.
@@ -24,7 +26,7 @@ alter table asr_raw.channels add constraint channels_batch_key unique (call_id, 
 create function asr_raw.create_month_partitions(batch_key text) returns void
 language plpgsql as $$
 declare
-    month text := substring(batch_key from '^([0-9]{6})[0-9]{2}-');
+    month text := substring(batch_key from '^([0-9]{4}(?:0[1-9]|1[0-2]))[0-9]{2}-');
     next_month text;
     parent text;
     part text;
@@ -120,7 +122,7 @@ select asr_raw.create_month_partitions(k.partition_key)
 from (
     select min(partition_key) as partition_key
     from asr_raw.segments_0007
-    group by substring(partition_key from '^([0-9]{6})[0-9]{2}-')
+    group by substring(partition_key from '^([0-9]{4}(?:0[1-9]|1[0-2]))[0-9]{2}-')
 ) as k;
 
 -- Rows first, keys and indexes after: building an index once is faster than growing it row by row.
@@ -136,9 +138,12 @@ drop table asr_raw.words_0007;
 drop table asr_raw.segments_0007;
 
 -- A primary key of a partitioned table holds its partition column; call_id leads, so an erasure's lookup by call
--- (which names no batch) is one probe per partition.
+-- (which names no batch) is one probe per partition. The batch index holds call_id too: a month's partition holds
+-- hundreds of batches, and a batch new since the partition's last ANALYZE looks rare to the planner, which then
+-- probed (partition_key) alone for each channel a reload deleted (the foreign keys' cascade: 280,000 rows read per
+-- channel, 8 s a reload); with call_id, a probe reads one call's rows whichever index it takes.
 alter table asr_raw.segments add primary key (call_id, channel, segment_index, partition_key);
-create index segments_partition_key_idx on asr_raw.segments (partition_key);
+create index segments_partition_key_call_id_idx on asr_raw.segments (partition_key, call_id);
 alter table asr_raw.segments add foreign key (call_id, channel, partition_key)
     references asr_raw.channels (call_id, channel, partition_key) on delete cascade;
 
@@ -147,7 +152,7 @@ alter table asr_raw.segments add foreign key (call_id, channel, partition_key)
 -- to five times slower (BENCHMARKS.md). The segment a word names is the load's own (build_rows makes both from the
 -- same transcript); the rows_consistent check counts every channel's segments and words after each load.
 alter table asr_raw.words add primary key (call_id, channel, word_index, partition_key);
-create index words_partition_key_idx on asr_raw.words (partition_key);
+create index words_partition_key_call_id_idx on asr_raw.words (partition_key, call_id);
 alter table asr_raw.words add foreign key (call_id, channel, partition_key)
     references asr_raw.channels (call_id, channel, partition_key) on delete cascade;
 
