@@ -44,7 +44,7 @@ bake: install
 	.venv/bin/python -m asr_assets.asr.litert.export --model base --compute-type int8
 
 # The whole ingest_job through the fake Kubernetes cluster, every step in its own pod (engine and dbt included),
-# with each step pod's start-up measured (k8s-step-timings.json; BENCHMARKS.md) on the caches the image bakes. ~4 min: kept out of make test,
+# with each step pod's start-up measured (k8s-step-timings.json; BENCHMARKS.md) on the caches the image bakes. ~2 min: kept out of make test,
 # whose fake-cluster tests run raw_audio alone in a pod plus the executor's retries, cancels and resumes.
 test-k8s: install bake
 	ASR_K8S_TIMINGS_JSON=$(CURDIR)/k8s-step-timings.json .venv/bin/python -m pytest -q -ra -s -m k8s_e2e \
