@@ -212,6 +212,13 @@ def libpq_url(url: str) -> str:
 
 
 SECRET_WORDS = ("pass", "secret", "token", "key", "credential", "signature")
+
+
+def _names_a_secret(name: str) -> bool:
+    """A query parameter (or setting) whose name says it holds a secret: ?password=, sslpassword=, a token, a key."""
+    return any(word in name.lower() for word in SECRET_WORDS)
+
+
 KEY_VALUE_SECRET = re.compile(
     r"(\b\w*(?:pass|secret|token|key)\w*\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE
 )
@@ -228,7 +235,7 @@ def redact_url(url: str) -> str:
         host = netloc.rsplit("@", 1)[1]
         netloc = f"{parts.username or ''}:***@{host}"
     query = "&".join(
-        f"{name}=***" if any(word in name.lower() for word in SECRET_WORDS) and sep else f"{name}{sep}{value}"
+        f"{name}=***" if _names_a_secret(name) and sep else f"{name}{sep}{value}"
         for name, sep, value in (item.partition("=") for item in parts.query.split("&") if item)
     )
     return urlunsplit(parts._replace(netloc=netloc, query=query))
@@ -245,10 +252,7 @@ def checked_location(url: str, variable: str) -> str:
     if "://" not in url:
         return url
     parts = urlsplit(url)
-    secret_query = any(
-        any(word in name.lower() for word in SECRET_WORDS)
-        for name, _, _ in (item.partition("=") for item in parts.query.split("&") if item)
-    )
+    secret_query = any(_names_a_secret(item.partition("=")[0]) for item in parts.query.split("&") if item)
     if parts.username or parts.password or secret_query:
         shown = (
             redact_url(url) if not parts.username else f"{parts.scheme}://***@{parts.hostname}{parts.path}"

@@ -61,6 +61,17 @@ def throwaway_database(server_url: str, prefix: str = "asr_test") -> Iterator[st
         admin.close()
 
 
+def query_rows(database_url: str, query, params: dict | None = None) -> list[tuple]:
+    """The rows of one statement (text or psycopg2.sql.Composed) on the database, in a connection of its own."""
+    conn = psycopg2.connect(settings.libpq_url(database_url))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
 @pytest.fixture(scope="session", params=DATABASE_PARAMS)
 def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A throwaway database (postgresql+psycopg2:// URL) on the embedded server, and on TEST_DATABASE_URL's."""

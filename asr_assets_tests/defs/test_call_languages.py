@@ -8,15 +8,14 @@ import re
 import shutil
 
 import dagster as dg
-import psycopg2
 import pytest
 
-from asr_assets import settings
 from asr_assets.definitions import defs
 from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.resources import LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import landing_sensor
 from asr_assets.samples import MULTILINGUAL_CALLS_DIR
+from asr_assets_tests.conftest import query_rows as _query
 
 pytestmark = [pytest.mark.slow]
 FRENCH = MULTILINGUAL_CALLS_DIR / "call_fr_card_block.wav"
@@ -25,16 +24,6 @@ DIGIT_WORDS = {
     "fr": "zéro|zero|un|deux|trois|quatre|cinq|six|sept|huit|neuf",
     "es": "cero|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve",
 }
-
-
-def _query(url: str, query: str, params: dict | None = None) -> list[tuple]:
-    conn = psycopg2.connect(settings.libpq_url(url))
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def test_a_french_and_a_spanish_call_are_transcribed_searchable_and_redacted_in_their_language(

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
-import psycopg2
 import pytest
 from psycopg2 import sql
 
-from asr_assets import settings
 from asr_assets.definitions import defs
 from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.raw_tables import BATCH_LOADS, TABLES
 from asr_assets.defs.resources import LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import landing_sensor
+from asr_assets_tests.conftest import query_rows as _query
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,16 +40,6 @@ def _land_batch(landing: Path, sample_calls: list[Path], write_tone, tmp_path: P
     (landing / "truncated.wav").write_bytes(full[: len(full) // 2])
     write_tone(landing / "zero seconds.wav", 0.0)
     write_tone(landing / "silence.wav", 2.0, amplitude=0.0)
-
-
-def _query(database_url: str, query: str | sql.Composed, params: dict | None = None) -> list[tuple]:
-    conn = psycopg2.connect(settings.libpq_url(database_url))
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def _partition_counts(database_url: str, key: str) -> dict[str, int]:

@@ -34,6 +34,7 @@ from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.registry import BatchLimits, TickBudget, register
 from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import landing_sensor
+from asr_assets_tests.conftest import query_rows as _query
 from asr_assets_tests.conftest import throwaway_database
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
@@ -95,16 +96,6 @@ def bucket(s3_endpoint: str, asr_home: Path, monkeypatch: pytest.MonkeyPatch) ->
 def _s3() -> s3fs.S3FileSystem:
     """A client of our own (like an uploader's), never the cached instance the code under test uses."""
     return s3fs.S3FileSystem(skip_instance_cache=True)
-
-
-def _query(database_url: str, query: str, params: dict | None = None) -> list[tuple]:
-    conn = psycopg2.connect(settings.libpq_url(database_url))
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def _tick(instance: dg.DagsterInstance) -> dg.SensorResult:
