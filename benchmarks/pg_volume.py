@@ -421,8 +421,15 @@ def create_database(server_url: str, name: str) -> str:
     admin = settings.libpq_url(server_url)
     execute(admin, f'drop database if exists "{name}" with (force)', autocommit=True)
     execute(admin, f'create database "{name}"', autocommit=True)
-    parts = urlsplit(admin)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+    return named_database_url(server_url, name)
+
+
+def named_database_url(server_url: str, name: str) -> str:
+    """The libpq URL of database `name` on the server. The path is replaced, not cut at its last "/": the embedded
+    server's URL names its socket folder in the query (?host=/tmp/...), which has slashes of its own."""
+    from asr_assets import settings
+
+    return urlunsplit(urlsplit(settings.libpq_url(server_url))._replace(path=f"/{name}"))
 
 
 def drop_database(server_url: str, name: str) -> None:

@@ -17,6 +17,7 @@ from benchmarks.pg_volume import (
     batch_key,
     drop_database,
     generate_history,
+    named_database_url,
     run_pg_volume,
     sizes_for,
 )
@@ -107,9 +108,8 @@ def test_both_designs_are_measured_at_every_size(server_url):
             assert set(report["ratios"][design]) == set(RATIO_FIGURES)
         # The partitioned design is what the migrations make of a new database, and of the current design's
         # database when they upgrade it (every row kept).
-        admin = settings.libpq_url(server_url)
-        partitioned = admin.rsplit("/", 1)[0] + f"/{prefix}_partitioned"
-        upgraded = admin.rsplit("/", 1)[0] + f"/{prefix}_current"
+        partitioned = named_database_url(server_url, f"{prefix}_partitioned")
+        upgraded = named_database_url(server_url, f"{prefix}_current")
         expected = {"words": "RANGE (partition_key)", "segments": "RANGE (partition_key)"}
         assert _partitioning(partitioned) == expected
         assert 8 in report["upgrade"]["migrations"]
