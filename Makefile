@@ -33,8 +33,9 @@ install: $(VENV_STAMP)
 demo: install
 	.venv/bin/asr-assets ingest asr_assets/samples/calls
 
+# --durations: the slowest tests are named at the end of every run (its budget: 30 min on 2 cores).
 test: install browser
-	.venv/bin/python -m pytest -q -ra -m "not k8s_e2e"
+	.venv/bin/python -m pytest -q -ra --durations=25 -m "not k8s_e2e"
 
 # The caches docker/Dockerfile bakes into the image (the same commands, checked by test_dockerfile.py), built into
 # ASR_MODEL_CACHE: converted weights, tiny.en's LiteRT programs, the multilingual base's int8 ones. Idempotent.
