@@ -61,7 +61,7 @@ def throwaway_database(server_url: str, prefix: str = "asr_test") -> Iterator[st
         admin.close()
 
 
-def query_rows(database_url: str, query, params: dict | None = None) -> list[tuple]:
+def query_rows(database_url: str, query, params: dict | tuple | None = None) -> list[tuple]:
     """The rows of one statement (text or psycopg2.sql.Composed) on the database, in a connection of its own."""
     conn = psycopg2.connect(settings.libpq_url(database_url))
     try:

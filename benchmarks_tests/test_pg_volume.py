@@ -9,6 +9,7 @@ import pytest
 from asr_assets import settings
 from asr_assets.defs.raw_tables import build_rows
 from asr_assets.defs.sql.migrate import migrate
+from asr_assets_tests.conftest import query_rows
 from benchmarks.pg_volume import (
     DESIGNS,
     RATIO_FIGURES,
@@ -38,19 +39,9 @@ def server_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("embedded_server_url")
 
 
-def _query(dsn: str, statement: str, params: tuple = ()) -> list[tuple]:
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 def _partitioning(dsn: str) -> dict[str, str]:
     """Partitioned asr_raw tables and their partition key, e.g. {'words': 'RANGE (partition_key)'}."""
-    rows = _query(
+    rows = query_rows(
         dsn,
         "select c.relname, pg_get_partkeydef(c.oid) from pg_class as c"
         " where c.relnamespace = 'asr_raw'::regnamespace and c.relkind = 'p'",
@@ -74,7 +65,7 @@ def test_generated_batches_are_the_batches_the_load_path_builds(database_url):
     migrate(dsn)
     generate_history(dsn, 7, 1, TINY)
     rows = build_rows(batch_key(7), *batch_artifacts(7, TINY))
-    generated = _query(
+    generated = query_rows(
         dsn,
         "select call_id, channel, word_index, segment_index, partition_key, word, start_s, end_s, probability"
         " from asr_raw.words where partition_key = %s order by 1, 2, 3",
@@ -82,7 +73,9 @@ def test_generated_batches_are_the_batches_the_load_path_builds(database_url):
     )
     assert len(generated) == TINY.words_per_batch == len(rows["words"])
     assert generated == sorted(rows["words"])
-    segments = _query(dsn, "select count(*) from asr_raw.segments where partition_key = %s", (batch_key(7),))
+    segments = query_rows(
+        dsn, "select count(*) from asr_raw.segments where partition_key = %s", (batch_key(7),)
+    )
     assert segments[0][0] == len(rows["segments"])
 
 
@@ -115,9 +108,10 @@ def test_both_designs_are_measured_at_every_size(server_url):
         assert 8 in report["upgrade"]["migrations"]
         assert _partitioning(upgraded) == expected
         assert (
-            _query(upgraded, "select count(*) from asr_raw.words")[0][0] == report["upgrade"]["table_words"]
+            query_rows(upgraded, "select count(*) from asr_raw.words")[0][0]
+            == report["upgrade"]["table_words"]
         )
-        months = {r[0] for r in _query(upgraded, "select tableoid::regclass::text from asr_raw.words")}
+        months = {r[0] for r in query_rows(upgraded, "select tableoid::regclass::text from asr_raw.words")}
         assert months == {"asr_raw.words_202601", "asr_raw.words_202702"}
     finally:
         for design in DESIGNS:
