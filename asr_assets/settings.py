@@ -62,6 +62,12 @@ class Settings:
     max_quarantine_pct: int
     min_speed_x: int
     marts_max_lag_s: int  # how long after a batch closed the marts may still lack it (marts_fresh)
+    # every step of a batch run: retries, and the first wait between them in seconds (doubling; defs/jobs.py)
+    step_max_retries: int
+    step_retry_delay_s: float
+    # ASR_TRANSCRIPTION_SLOTS as given ("" when unset): checked where it is applied, pool_limits_sensor's tick
+    # (defs/pool_limits.py), so a bad value fails that tick with the variable's name and nothing else
+    transcription_slots: str
     set_variables: frozenset[str] = field(repr=False)  # which of our variables are set, for `is_set`
 
     @classmethod
@@ -97,6 +103,9 @@ class Settings:
             min_speed_x=int(env.get("ASR_MIN_SPEED_X") or 1),
             marts_max_lag_s=int(env.get("ASR_MARTS_MAX_LAG_S") or 3600),
             max_quarantine_pct=int(env.get("ASR_MAX_QUARANTINE_PCT") or 20),
+            step_max_retries=int(env.get("ASR_STEP_MAX_RETRIES") or 3),
+            step_retry_delay_s=float(env.get("ASR_STEP_RETRY_DELAY_S") or 10),
+            transcription_slots=env.get("ASR_TRANSCRIPTION_SLOTS") or "",
             candidate_models=parse_candidate_models(env.get("ASR_CANDIDATE_MODELS") or ""),
             shared_eval_dir=Path(env.get("ASR_SHARED_EVAL_DIR") or REPO_ROOT.parent / "shared" / "eval"),
             set_variables=frozenset(

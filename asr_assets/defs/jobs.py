@@ -1,13 +1,14 @@
-import os
-
 import dagster as dg
+
+from asr_assets import settings
 
 # Every step of a batch run retries (transient storage, database or pod failures): each step rewrites its own
 # outputs, so a retry is safe. The default window is 10 + 20 + 40 s; an outage longer than that fails the run and
 # the landing sensor requests the batch again later (defs/batch_runs.py).
+# ASR_STEP_MAX_RETRIES and ASR_STEP_RETRY_DELAY_S (settings.py), read when the code location loads.
 STEP_RETRY = dg.RetryPolicy(
-    max_retries=int(os.environ.get("ASR_STEP_MAX_RETRIES") or 3),
-    delay=float(os.environ.get("ASR_STEP_RETRY_DELAY_S") or 10),
+    max_retries=settings.current().step_max_retries,
+    delay=settings.current().step_retry_delay_s,
     backoff=dg.Backoff.EXPONENTIAL,
     jitter=dg.Jitter.PLUS_MINUS,
 )

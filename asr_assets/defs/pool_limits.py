@@ -11,11 +11,11 @@ Pools not listed here (the `dbt` pool) keep the instance's default limit (1 in t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import dagster as dg
 
+from asr_assets import settings
 from asr_assets.settings import ConfigurationError
 
 TRANSCRIPTION_POOL = "transcription"  # the transcripts asset's pool (defs/transcripts.py)
@@ -39,6 +39,13 @@ def wanted_pool_limits(env: Mapping[str, str]) -> dict[str, int]:
             )
         limits[pool] = int(value)
     return limits
+
+
+def configured_pool_limits() -> dict[str, int]:
+    """`wanted_pool_limits` of the variables as settings.py reads them from the environment now."""
+    return wanted_pool_limits(
+        {POOL_LIMIT_VARIABLES[TRANSCRIPTION_POOL]: settings.current().transcription_slots}
+    )
 
 
 def apply_pool_limits(instance: dg.DagsterInstance, wanted: Mapping[str, int]) -> list[str]:
@@ -69,7 +76,7 @@ def apply_pool_limits(instance: dg.DagsterInstance, wanted: Mapping[str, int]) -
 def pool_limits_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     """Keeps each pool's limit as the environment sets it (ASR_TRANSCRIPTION_SLOTS: transcription steps at once
     across all runs); requests no runs."""
-    wanted = wanted_pool_limits(os.environ)
+    wanted = configured_pool_limits()
     if not wanted:
         return dg.SkipReason(
             f"{', '.join(POOL_LIMIT_VARIABLES.values())} not set: pool limits left as they are"
