@@ -371,7 +371,7 @@ def timed_erase(dsn: str, checksum: str, scratch: Path) -> dict:
     """erasure.erase of one call, then erasure.vacuum of what an erasure of a built call touches."""
     from asr_assets.defs import erasure
     from asr_assets.defs.resources import ArtifactStoreResource
-    from asr_assets.defs.sql import read_sql
+    from asr_assets.platform.sql import read_sql
 
     conn = psycopg2.connect(dsn)
     try:
@@ -440,7 +440,7 @@ def drop_database(server_url: str, name: str) -> None:
 
 def apply_design(dsn: str, design: str, scratch: Path) -> None:
     """The design's schema through the real migration runner: every migration, or those up to 0007."""
-    from asr_assets.defs.sql.migrate import MIGRATIONS_DIR, list_migrations, migrate
+    from asr_assets.platform.sql.migrate import MIGRATIONS_DIR, list_migrations, migrate
 
     if design == "partitioned":
         migrate(dsn)
@@ -564,7 +564,7 @@ def run_pg_volume(
                     progress(format_figures(design, figures))
             if upgrade:
                 start = time.perf_counter()
-                from asr_assets.defs.sql.migrate import migrate
+                from asr_assets.platform.sql.migrate import migrate
 
                 execute(dsns["current"], "drop function asr_raw.create_month_partitions(text)")  # the shim
                 applied = migrate(dsns["current"])

@@ -8,7 +8,7 @@ import pytest
 
 from asr_assets import settings
 from asr_assets.defs.raw_tables import build_rows
-from asr_assets.defs.sql.migrate import migrate
+from asr_assets.platform.sql.migrate import migrate
 from asr_assets_tests.conftest import query_rows
 from benchmarks.pg_volume import (
     DESIGNS,

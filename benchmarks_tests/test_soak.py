@@ -6,7 +6,7 @@ from collections import Counter
 import psycopg2
 
 from asr_assets import settings
-from asr_assets.defs.sql.migrate import migrate
+from asr_assets.platform.sql.migrate import migrate
 from benchmarks.soak_accounting import account
 from benchmarks.soak_corpus import HOSTILE_KINDS, write_corpus
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from asr_assets.defs.sql import read_sql
+from asr_assets.platform.sql import read_sql
 
 logger = logging.getLogger(__name__)
 

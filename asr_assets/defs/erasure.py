@@ -37,8 +37,8 @@ from asr_assets.defs.discovery import openable_uri
 from asr_assets.defs.raw_audio import MANIFEST
 from asr_assets.defs.raw_tables import SCHEMA, TABLES
 from asr_assets.defs.resources import ArtifactStoreResource, sha256_uri
-from asr_assets.defs.sql import read_sql
 from asr_assets.defs.transcripts import TRANSCRIPTS_FILE
+from asr_assets.platform.sql import read_sql
 
 CHECKSUM = re.compile(r"^[0-9a-f]{64}$")
 DBT_SCHEMAS = ("asr_marts", "asr_staging")  # dbt's tables (staging is views today; a table there is covered)

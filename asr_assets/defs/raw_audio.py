@@ -28,7 +28,7 @@ from asr_assets.defs.discovery import openable_uri
 from asr_assets.defs.languages import LanguageHintError, language_hint
 from asr_assets.defs.partitions import OWNERS, ingest_batches
 from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource, open_uri
-from asr_assets.defs.sql import read_sql
+from asr_assets.platform.sql import read_sql
 
 MANIFEST = "manifest.json"
 SAFE_EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,8}$")

@@ -5,7 +5,7 @@ then, in the same transaction, the partition's old rows are deleted and the new 
 therefore replaces the batch's rows and never duplicates them, and a step that dies half-way leaves nothing
 behind. The same transaction records the load in asr_raw.batch_loads, which the marts follow (an emptied batch
 included), and drops the rows of content erased on request (asr_raw.erasures), so an old artifact or a retried
-run cannot bring an erased call back. Tables are created by the migrations in sql/migrations, never here.
+run cannot bring an erased call back. Tables are created by the migrations in platform/sql/migrations, never here.
 """
 
 import io
@@ -21,8 +21,8 @@ from asr_assets.defs import ingest_checks
 from asr_assets.defs.partitions import OWNERS, ingest_batches
 from asr_assets.defs.raw_audio import MANIFEST, raw_audio
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
-from asr_assets.defs.sql import read_sql
 from asr_assets.defs.transcripts import TRANSCRIPTS_FILE, transcripts
+from asr_assets.platform.sql import read_sql
 
 SCHEMA = "asr_raw"
 # Columns we load per table, in load order (parents first; deletes run in reverse).

@@ -53,7 +53,7 @@ def _env_int_or(name: str, default: int) -> Any:
 
 @cache
 def _migrated(dsn: str) -> bool:
-    from asr_assets.defs.sql.migrate import migrate
+    from asr_assets.platform.sql.migrate import migrate
 
     migrate(dsn)
     return True

@@ -38,7 +38,7 @@ def _prepare() -> bool:
     Returns True when this process started the embedded PostgreSQL (and so should stop it).
     """
     from asr_assets.defs.dbt import prepare_dbt_project
-    from asr_assets.defs.sql.migrate import migrate
+    from asr_assets.platform.sql.migrate import migrate
 
     settings.asr_home().mkdir(parents=True, exist_ok=True)
     settings.ensure_dagster_home()

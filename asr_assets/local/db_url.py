@@ -42,7 +42,7 @@ def db_url(args: argparse.Namespace) -> int:
             url = with_user(url, args.user)
         print(url if args.show_password else settings.redact_url(url))
         return 0
-    from asr_assets.defs.sql.migrate import migrate
+    from asr_assets.platform.sql.migrate import migrate
 
     started = not embedded_pg.embedded_postgres_running()
     url = settings.libpq_url(embedded_pg.ensure_database_url())

@@ -19,8 +19,8 @@ from asr_assets import settings
 from asr_assets.defs import dbt as dbt_defs
 from asr_assets.defs.dbt import DBT_PROJECT_DIR, dbt_connection, dbt_executable
 from asr_assets.defs.resources import PostgresResource
-from asr_assets.defs.sql import read_sql
-from asr_assets.defs.sql.migrate import migrate
+from asr_assets.platform.sql import read_sql
+from asr_assets.platform.sql.migrate import migrate
 from asr_assets_tests.conftest import throwaway_database
 
 SPOKEN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

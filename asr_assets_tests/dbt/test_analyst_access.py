@@ -4,7 +4,7 @@ import psycopg2
 import pytest
 from psycopg2 import errors
 
-from asr_assets.defs.sql.migrate import MIGRATIONS_DIR, migrate
+from asr_assets.platform.sql.migrate import MIGRATIONS_DIR, migrate
 
 
 def test_analyst_reads_the_marts(built_marts, sql):

@@ -58,7 +58,7 @@ def sample_marts(request, embedded_server_url: str):
     them; the batched mode is the default."""
     from conftest import _create_database
 
-    from asr_assets.defs.sql.migrate import migrate
+    from asr_assets.platform.sql.migrate import migrate
 
     for url in _create_database(embedded_server_url):
         migrate(url)

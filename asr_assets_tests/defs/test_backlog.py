@@ -34,9 +34,9 @@ import yaml
 from asr_assets import settings
 from asr_assets.defs.discovery import list_landing
 from asr_assets.defs.resources import DEFAULT_MAX_FILES_PER_TICK
-from asr_assets.defs.sql import read_sql
-from asr_assets.defs.sql.migrate import migrate
 from asr_assets.local.daemon import start_daemon, stop_daemon_tree
+from asr_assets.platform.sql import read_sql
+from asr_assets.platform.sql.migrate import migrate
 from asr_assets_tests.conftest import private_temp_dir, throwaway_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]

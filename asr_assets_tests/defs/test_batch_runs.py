@@ -17,7 +17,7 @@ from asr_assets.defs.batch_runs import (
     settle_given_up,
     settle_requested,
 )
-from asr_assets.defs.sql.migrate import migrate
+from asr_assets.platform.sql.migrate import migrate
 
 ZONE = "file:///landing"
 NO_WAIT = RetryPolicy(max_attempts=2, backoff_s=0, lost_after_s=0)

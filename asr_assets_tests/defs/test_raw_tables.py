@@ -2,7 +2,7 @@ import psycopg2
 
 from asr_assets import settings
 from asr_assets.defs.raw_tables import TABLES, build_rows, copy_text, load_partition
-from asr_assets.defs.sql.migrate import migrate
+from asr_assets.platform.sql.migrate import migrate
 
 # The shape raw_audio's manifest and transcripts' JSON lines have (see test_graph.py for the real ones).
 MANIFEST = {

@@ -10,7 +10,7 @@ from asr_assets import settings
 from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.resources import LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import landing_sensor
-from asr_assets.defs.sql.migrate import migrate
+from asr_assets.platform.sql.migrate import migrate
 
 
 class Landing:

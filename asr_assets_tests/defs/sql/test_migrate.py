@@ -4,7 +4,7 @@ import psycopg2
 import pytest
 
 from asr_assets import settings
-from asr_assets.defs.sql.migrate import list_migrations, migrate
+from asr_assets.platform.sql.migrate import list_migrations, migrate
 
 RAW_TABLES = {
     "calls", "channels", "segments", "words", "quarantine", "landed_files", "landed_duplicates", "ingest_batches",

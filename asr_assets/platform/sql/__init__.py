@@ -8,5 +8,5 @@ SQL_DIR = Path(__file__).resolve().parent
 
 @cache
 def read_sql(name: str) -> str:
-    """The text of defs/sql/<name>.sql (statements take %(name)s parameters, identifiers via psycopg2.sql)."""
+    """The text of platform/sql/<name>.sql (statements take %(name)s parameters, identifiers via psycopg2.sql)."""
     return (SQL_DIR / f"{name}.sql").read_text()
