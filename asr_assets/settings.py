@@ -7,7 +7,7 @@ README.md ("Configuration") lists every variable with its default; `Settings` be
 The batch and tick limits are read where the resources are built (`dg.EnvVar`, so the UI shows the variable's
 name); the others through `current()`.
 
-With ASR_DATABASE_URL unset, `asr_assets.local.embedded_pg.ensure_database_url()` starts an embedded PostgreSQL
+With ASR_DATABASE_URL unset, `asr_assets.platform.embedded_pg.ensure_database_url()` starts an embedded PostgreSQL
 with its data in $ASR_HOME/pgdata (`pgdata_dir()`).
 """
 

@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from asr_assets import settings
-from asr_assets.local import embedded_pg
+from asr_assets.platform import embedded_pg
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CALLS = REPO / "asr_assets" / "samples" / "calls"

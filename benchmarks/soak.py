@@ -46,7 +46,7 @@ def prepare_home(home: Path) -> str:
     """Start the embedded PostgreSQL of `home` (kept up across waves and kills) and write the instance config;
     returns the libpq URL."""
     from asr_assets import settings
-    from asr_assets.local import embedded_pg
+    from asr_assets.platform import embedded_pg
 
     os.environ.update({"ASR_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")})
     settings.ensure_dagster_home()
@@ -263,7 +263,7 @@ def run_soak(
             conn.close()
         statuses = runs_by_status()
     finally:
-        from asr_assets.local import embedded_pg
+        from asr_assets.platform import embedded_pg
 
         embedded_pg.stop_embedded_postgres(home / "pgdata")
     if "hostile" in faults:

@@ -123,7 +123,7 @@ def _manifest_is_stale(project: DbtProject = dbt_project) -> bool:
 def _known_database_url() -> str | None:
     """The database later builds will use, when it is known without starting anything: ASR_DATABASE_URL, or
     the embedded server if it is already up."""
-    from asr_assets.local import embedded_pg
+    from asr_assets.platform import embedded_pg
 
     configured = settings.current().database_url
     if configured:

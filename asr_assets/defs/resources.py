@@ -25,7 +25,7 @@ from asr_assets.hashing import sha256_stream
 
 if TYPE_CHECKING:
     from asr_assets.asr.transcribe import Transcriber, TranscriptionOptions
-from asr_assets.local.embedded_pg import ensure_database_url
+from asr_assets.platform.embedded_pg import ensure_database_url
 
 # Defaults for batch sizing; see sensors.py for why these numbers.
 DEFAULT_BATCH_MAX_FILES = 200

@@ -17,7 +17,6 @@ from typing import Any
 
 from asr_assets import settings
 from asr_assets.defs.batch_runs import step_failures
-from asr_assets.local import embedded_pg
 from asr_assets.local.daemon import (
     child_env,
     daemon_alive,
@@ -30,6 +29,7 @@ from asr_assets.local.landing import AUDIO_EXTENSIONS, land_files
 from asr_assets.local.report import mart_rows, print_marts, print_report, report_rows
 from asr_assets.local.runs import abandon_runs, batch_keys, wait_for_runs
 from asr_assets.local.sql import read_sql
+from asr_assets.platform import embedded_pg
 
 
 def _prepare() -> bool:

@@ -14,7 +14,7 @@ import sys
 from urllib.parse import urlsplit, urlunsplit
 
 from asr_assets import settings
-from asr_assets.local import embedded_pg
+from asr_assets.platform import embedded_pg
 
 
 def with_user(url: str, user: str, password: str | None = None) -> str:

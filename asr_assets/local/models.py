@@ -12,7 +12,7 @@ import argparse
 import re
 import sys
 
-from asr_assets.local import embedded_pg
+from asr_assets.platform import embedded_pg
 
 
 def _md_rows(markdown: str) -> list[list[str]]:

@@ -8,7 +8,7 @@ import sys
 import webbrowser
 
 from asr_assets import report_page, settings
-from asr_assets.local import embedded_pg
+from asr_assets.platform import embedded_pg
 
 
 def report(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from asr_assets.local import embedded_pg
+from asr_assets.platform import embedded_pg
 
 REPO = Path(__file__).resolve().parent.parent.parent
 

@@ -1,6 +1,6 @@
 import pytest
 
-from asr_assets.local.embedded_pg import ensure_database_url
+from asr_assets.platform.embedded_pg import ensure_database_url
 
 
 def test_database_url_prefers_the_environment(asr_home, monkeypatch):

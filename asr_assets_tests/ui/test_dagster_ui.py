@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from asr_assets.local import embedded_pg
+from asr_assets.platform import embedded_pg
 from asr_assets_tests.conftest import private_temp_dir
 
 pytestmark = [pytest.mark.slow]
