@@ -467,7 +467,7 @@ def measure_local_figures(files: int = 20, call_s: float = 300.0) -> dict[str, f
     of a cluster is slower)."""
     import soundfile as sf
 
-    from asr_assets.defs.resources import header_length, sha256_uri
+    from asr_assets.platform.files import header_length, sha256_uri
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="scaling-") as tmp:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import dagster as dg
 
 from asr_assets import settings
-from asr_assets.defs.raw_audio import one_line
 from asr_assets.defs.resources import LandingZoneResource, PostgresResource
 from asr_assets.platform.sql import read_sql
+from asr_assets.platform.text import one_line
 
 CHECK_NAME = "no_batch_given_up"
 ERROR_CHARS = 300

@@ -12,8 +12,8 @@ import fsspec
 from asr_assets import report_page
 from asr_assets.defs.partitions import OWNERS, ingest_batches
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
+from asr_assets.platform.artifacts import REPORTS
 
-REPORTS = "reports"
 # What a report page reads: the marts (redacted) and the quarantine's reason codes.
 REPORT_DEPS = [
     dg.AssetKey(["asr_marts", "fct_calls"]),

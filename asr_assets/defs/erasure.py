@@ -32,12 +32,10 @@ import fsspec
 from psycopg2 import sql
 
 from asr_assets import settings
-from asr_assets.defs.batch_report import REPORTS
 from asr_assets.defs.discovery import openable_uri
-from asr_assets.defs.raw_audio import MANIFEST
-from asr_assets.defs.raw_tables import SCHEMA, TABLES
-from asr_assets.defs.resources import ArtifactStoreResource, sha256_uri
-from asr_assets.defs.transcripts import TRANSCRIPTS_FILE
+from asr_assets.platform.artifacts import MANIFEST, REPORTS, TRANSCRIPTS_FILE, Artifacts
+from asr_assets.platform.files import sha256_uri
+from asr_assets.platform.raw_schema import SCHEMA, TABLES
 from asr_assets.platform.sql import read_sql
 
 CHECKSUM = re.compile(r"^[0-9a-f]{64}$")
@@ -110,7 +108,7 @@ def erase(
     requested_by: str,
     reason: str | None,
     landing_url: str,
-    artifacts: ArtifactStoreResource,
+    artifacts: Artifacts,
 ) -> Erasure:
     """Erase one content (call) in one transaction; see the module docstring. conn is committed here."""
     result = Erasure(checksum)
@@ -218,7 +216,7 @@ def _remove_files(
     places: list[tuple],
     partition_keys: list[str],
     landing_url: str,
-    artifacts: ArtifactStoreResource,
+    artifacts: Artifacts,
 ) -> dict[str, int]:
     files: Counter[str] = Counter()
     for uri in dict.fromkeys(openable_uri(u, None if raw is None else bytes(raw)) for _, u, raw in places):
@@ -240,7 +238,7 @@ def _remove_files(
     return dict(files)
 
 
-def _remove_report(artifacts: ArtifactStoreResource, key: str) -> int:
+def _remove_report(artifacts: Artifacts, key: str) -> int:
     """The batch's report page lists its calls: removed (the batch's next materialisation writes it again)."""
     fs, path = fsspec.core.url_to_fs(artifacts.uri(REPORTS, f"{key}.html"))
     if not fs.exists(path):
@@ -268,7 +266,7 @@ def _delete_if_content(uri: str, checksum: str) -> bool:
     return True
 
 
-def _rewrite_manifest(artifacts: ArtifactStoreResource, key: str, checksum: str) -> int:
+def _rewrite_manifest(artifacts: Artifacts, key: str, checksum: str) -> int:
     try:
         manifest = artifacts.read_json("raw_audio", key, MANIFEST)
     except FileNotFoundError:
@@ -283,7 +281,7 @@ def _rewrite_manifest(artifacts: ArtifactStoreResource, key: str, checksum: str)
     return 1
 
 
-def _rewrite_transcripts(artifacts: ArtifactStoreResource, key: str, checksum: str) -> int:
+def _rewrite_transcripts(artifacts: Artifacts, key: str, checksum: str) -> int:
     try:
         lines = artifacts.read_bytes("transcripts", key, TRANSCRIPTS_FILE).decode().splitlines()
     except FileNotFoundError:

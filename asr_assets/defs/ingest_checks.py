@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from asr_assets.defs.raw_audio import one_line
 from asr_assets.platform.sql import read_sql
+from asr_assets.platform.text import one_line
 
 ACCOUNTED = "every_file_accounted_once"
 QUARANTINE_SHARE = "quarantine_share"

@@ -26,7 +26,8 @@ import dagster as dg
 
 from asr_assets import settings
 from asr_assets.defs.partitions import OWNERS
-from asr_assets.defs.resources import PostgresResource, WhisperModelResource, header_length
+from asr_assets.defs.resources import PostgresResource, WhisperModelResource
+from asr_assets.platform.files import header_length
 from asr_assets.platform.sql import read_sql
 from asr_assets.samples import EVAL_DIR
 

@@ -27,10 +27,12 @@ from asr_assets.asr.errors import AudioDecodeError, UnsupportedAudioError
 from asr_assets.defs.discovery import openable_uri
 from asr_assets.defs.languages import LanguageHintError, language_hint
 from asr_assets.defs.partitions import OWNERS, ingest_batches
-from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource, open_uri
+from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource
+from asr_assets.platform.artifacts import MANIFEST
+from asr_assets.platform.files import open_uri
 from asr_assets.platform.sql import read_sql
+from asr_assets.platform.text import one_line
 
-MANIFEST = "manifest.json"
 SAFE_EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
 
 
@@ -91,11 +93,6 @@ def artifact_name(landed: LandedFile) -> str:
     """The checked copy's name under raw_audio/<partition>/: its checksum plus a safe extension."""
     ext = os.path.splitext(landed.file_name)[1].lower()
     return f"{landed.checksum}{ext if SAFE_EXTENSION.match(ext) else '.audio'}"
-
-
-def one_line(text: str) -> str:
-    """text with control characters (newline, ESC, U+2028...) escaped: reasons and log lines stay one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def check_file(

@@ -19,35 +19,14 @@ from psycopg2 import sql
 from asr_assets import settings
 from asr_assets.defs import ingest_checks
 from asr_assets.defs.partitions import OWNERS, ingest_batches
-from asr_assets.defs.raw_audio import MANIFEST, raw_audio
+from asr_assets.defs.raw_audio import raw_audio
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
-from asr_assets.defs.transcripts import TRANSCRIPTS_FILE, transcripts
+from asr_assets.defs.transcripts import transcripts
+from asr_assets.platform.artifacts import MANIFEST, TRANSCRIPTS_FILE
+from asr_assets.platform.raw_schema import BATCH_LOADS, COLUMNS, SCHEMA, TABLES
 from asr_assets.platform.sql import read_sql
 
-SCHEMA = "asr_raw"
-# Columns we load per table, in load order (parents first; deletes run in reverse).
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "calls": (
-        "call_id", "file_name", "source_uri", "partition_key", "duration_s", "sample_rate", "channels",
-        "source_format", "size_bytes", "checksum", "model_version", "transcribed_at", "language",
-        "language_source", "language_probability", "model_name", "decoding", "suspect_reasons",
-    ),
-    "channels": (
-        "call_id", "channel", "partition_key", "duration_s", "peak_dbfs", "segment_count", "word_count",
-    ),
-    "segments": (
-        "call_id", "channel", "segment_index", "partition_key", "start_s", "end_s", "text", "avg_logprob",
-        "no_speech_prob", "compression_ratio", "temperature",
-    ),
-    "words": (
-        "call_id", "channel", "word_index", "segment_index", "partition_key", "word", "start_s", "end_s",
-        "probability",
-    ),
-    "quarantine": (
-        "checksum", "file_name", "source_uri", "partition_key", "reason_code", "reason", "size_bytes",
-    ),
-}  # fmt: skip
-# Their PostgreSQL types (the migrations' DDL), for the column schema the UI shows on each asset.
+# The PostgreSQL types of raw_schema.COLUMNS (the migrations' DDL), for the column schema the UI shows on each asset.
 COLUMN_TYPES = {
     "call_id": "text", "file_name": "text", "source_uri": "text", "partition_key": "text",
     "duration_s": "double precision", "sample_rate": "integer", "channels": "smallint", "source_format": "text",
@@ -60,11 +39,7 @@ COLUMN_TYPES = {
     "compression_ratio": "double precision", "temperature": "double precision", "word_index": "integer",
     "word": "text", "probability": "double precision", "reason_code": "text", "reason": "text",
 }  # fmt: skip
-TABLES = tuple(COLUMNS)
 CONTENT_COLUMN = {table: "checksum" if table == "quarantine" else "call_id" for table in TABLES}  # = sha256
-# Written in the same transaction as the tables above (upsert_batch_load.sql): one row per batch, the load the
-# marts follow. An asset of its own so the dbt source that reads it is a node of the graph.
-BATCH_LOADS = "batch_loads"
 Rows = dict[str, list[tuple[Any, ...]]]
 
 

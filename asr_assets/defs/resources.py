@@ -6,26 +6,22 @@ name, never its value); otherwise the local default from `asr_assets.settings` a
 
 from __future__ import annotations
 
-import io
-import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import fsspec
-import soundfile as sf
 from pydantic import PrivateAttr
 
 from asr_assets import settings
 from asr_assets.defs.discovery import Listing, list_landing
-from asr_assets.hashing import sha256_stream
+from asr_assets.platform.artifacts import ArtifactStore
+from asr_assets.platform.embedded_pg import ensure_database_url
 
 if TYPE_CHECKING:
     from asr_assets.asr.transcribe import Transcriber, TranscriptionOptions
-from asr_assets.platform.embedded_pg import ensure_database_url
 
 # Defaults for batch sizing; see sensors.py for why these numbers.
 DEFAULT_BATCH_MAX_FILES = 200
@@ -131,66 +127,33 @@ class LandingZoneResource(dg.ConfigurableResource):
         return list_landing(self.location())
 
 
-def open_uri(uri: str, mode: str = "rb") -> IO[bytes]:
-    return fsspec.open(uri, mode).open()
-
-
-def read_uri(uri: str) -> bytes:
-    with fsspec.open(uri, "rb") as fh:
-        return fh.read()
-
-
-def sha256_uri(uri: str) -> str:
-    """sha256 hex of a file's bytes, streamed (a long call is never held in memory for hashing)."""
-    with fsspec.open(uri, "rb") as f:
-        return sha256_stream(f)
-
-
-def header_length(source: str | bytes) -> tuple[float, int] | None:
-    """(duration in seconds, channels) from the file header (cheap, no decoding) of a URI or of bytes already
-    read; None when libsndfile can't read the header (the decoder then gives the precise reason)."""
-    try:
-        if isinstance(source, bytes):
-            info = sf.info(io.BytesIO(source))
-        else:
-            with open_uri(source) as fh:
-                info = sf.info(fh)
-        return float(info.duration), int(info.channels)
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
-        return None
-
-
 class ArtifactStoreResource(dg.ConfigurableResource):
     """Folder or object-store prefix (fsspec URL) for what steps hand each other: checked audio, manifests,
     transcripts. Steps in different pods share it, so nothing is pickled through an IO manager.
 
-    url None = ASR_STORAGE_URL or $ASR_HOME/artifacts, read when used."""
+    url None = ASR_STORAGE_URL or $ASR_HOME/artifacts, read when used. The store itself is
+    `asr_assets.platform.artifacts.ArtifactStore`; every method here is its."""
 
     url: str | None = None
 
+    def store(self) -> ArtifactStore:
+        return ArtifactStore(self.url)
+
     def uri(self, *parts: str) -> str:
-        root = settings.checked_location(self.url or settings.storage_url(), "ASR_STORAGE_URL")
-        return "/".join([root.rstrip("/"), *parts])
+        return self.store().uri(*parts)
 
     def write_bytes(self, data: bytes, *parts: str) -> str:
         """Write atomically where the backend allows (local: temp name + rename); returns the URI."""
-        uri = self.uri(*parts)
-        fs, path = fsspec.core.url_to_fs(uri)
-        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        tmp = f"{path}.{uuid.uuid4().hex}.part"  # unique: two runs of one partition may write at once
-        with fs.open(tmp, "wb") as fh:
-            fh.write(data)
-        fs.mv(tmp, path)
-        return uri
+        return self.store().write_bytes(data, *parts)
 
     def read_bytes(self, *parts: str) -> bytes:
-        return read_uri(self.uri(*parts))
+        return self.store().read_bytes(*parts)
 
     def write_json(self, value: Any, *parts: str) -> str:
-        return self.write_bytes(json.dumps(value, indent=1, ensure_ascii=False).encode(), *parts)
+        return self.store().write_json(value, *parts)
 
     def read_json(self, *parts: str) -> Any:
-        return json.loads(self.read_bytes(*parts))
+        return self.store().read_json(*parts)
 
 
 class WhisperModelResource(dg.ConfigurableResource):

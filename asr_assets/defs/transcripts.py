@@ -23,10 +23,11 @@ from asr_assets.asr.hallucination import call_reasons, channel_reasons
 from asr_assets.defs.languages import AUTO, LanguageDecision, decide_language, model_for_language
 from asr_assets.defs.models import model_location, promoted_models
 from asr_assets.defs.partitions import OWNERS, ingest_batches
-from asr_assets.defs.raw_audio import MANIFEST, one_line, raw_audio
+from asr_assets.defs.raw_audio import raw_audio
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, WhisperModelResource
+from asr_assets.platform.artifacts import MANIFEST, TRANSCRIPTS_FILE
+from asr_assets.platform.text import one_line
 
-TRANSCRIPTS_FILE = "transcripts.jsonl"
 SUSPECT_CHECK = "no_suspect_transcripts"
 SPEED_CHECK = "transcription_speed"
 # Files per transcribe_batch call: windows are batched across these files and their channels. The decoded audio of

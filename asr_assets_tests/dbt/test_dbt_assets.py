@@ -8,8 +8,8 @@ import pytest
 from dagster_dbt import DbtCliResource, DbtProject
 
 from asr_assets.defs import dbt as dbt_defs
-from asr_assets.defs.raw_tables import BATCH_LOADS, SCHEMA, TABLES
 from asr_assets.defs.resources import PostgresResource
+from asr_assets.platform.raw_schema import BATCH_LOADS, SCHEMA, TABLES
 
 
 @pytest.mark.parametrize(

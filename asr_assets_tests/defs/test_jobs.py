@@ -12,9 +12,9 @@ from psycopg2 import sql
 
 from asr_assets.definitions import defs
 from asr_assets.defs.partitions import ingest_batches
-from asr_assets.defs.raw_tables import BATCH_LOADS, TABLES
 from asr_assets.defs.resources import LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import landing_sensor
+from asr_assets.platform.raw_schema import BATCH_LOADS, TABLES
 from asr_assets_tests.conftest import query_rows as _query
 
 pytestmark = [

@@ -146,9 +146,10 @@ def test_a_rerun_after_the_landing_file_is_gone_uses_the_checked_copy(
     import dagster as dg
 
     from asr_assets.defs.partitions import ingest_batches
-    from asr_assets.defs.raw_audio import MANIFEST, raw_audio
+    from asr_assets.defs.raw_audio import raw_audio
     from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource
     from asr_assets.defs.sensors import landing_sensor
+    from asr_assets.platform.artifacts import MANIFEST
 
     monkeypatch.setenv("ASR_DATABASE_URL", database_url)
     landing = asr_home / "landing"
