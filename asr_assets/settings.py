@@ -162,7 +162,7 @@ def instance_config(home: Path) -> dict:
             }
         },
         # A failed run is re-executed once from the failed step (finished steps are kept); the landing sensor
-        # retries it again later, with a backoff, if that fails too (asr_assets/defs/batch_runs.py).
+        # retries it again later, with a backoff, if that fails too (asr_assets/platform/batch_runs.py).
         "run_retries": {"enabled": True, "max_retries": 1, "retry_on_asset_or_op_failure": True},
         "run_queue": {"dequeue_interval_seconds": RUN_DEQUEUE_INTERVAL_S},
         # a run whose worker never came up (e.g. the code location failed to load) fails instead of hanging

@@ -369,8 +369,8 @@ def run_dbt(dsn: str, target: Path, whole_tables: bool = False) -> DbtRun:
 
 def timed_erase(dsn: str, checksum: str, scratch: Path) -> dict:
     """erasure.erase of one call, then erasure.vacuum of what an erasure of a built call touches."""
-    from asr_assets.defs import erasure
     from asr_assets.defs.resources import ArtifactStoreResource
+    from asr_assets.platform import erasure
     from asr_assets.platform.sql import read_sql
 
     conn = psycopg2.connect(dsn)

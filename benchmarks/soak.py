@@ -93,8 +93,8 @@ def started_transcribing(instance, run_id: str) -> bool:
 def worker_pid_from_events(instance, run_id: str) -> int | None:
     """The run worker's pid from the run's last ENGINE_EVENT "Started process for run (pid: N)" (its `pid`
     metadata; the event's user_message is empty, Dagster reports it as a structured event), as the run-worker
-    reaper reads it (asr_assets.defs.batch_runs._worker_pid)."""
-    from asr_assets.defs.batch_runs import _worker_pid
+    reaper reads it (asr_assets.platform.batch_runs._worker_pid)."""
+    from asr_assets.platform.batch_runs import _worker_pid
 
     worker = _worker_pid(instance, run_id)
     return worker[0] if worker else None

@@ -4,7 +4,7 @@ from asr_assets import settings
 
 # Every step of a batch run retries (transient storage, database or pod failures): each step rewrites its own
 # outputs, so a retry is safe. The default window is 10 + 20 + 40 s; an outage longer than that fails the run and
-# the landing sensor requests the batch again later (defs/batch_runs.py).
+# the landing sensor requests the batch again later (platform/batch_runs.py).
 # ASR_STEP_MAX_RETRIES and ASR_STEP_RETRY_DELAY_S (settings.py), read when the code location loads.
 STEP_RETRY = dg.RetryPolicy(
     max_retries=settings.current().step_max_retries,

@@ -13,7 +13,7 @@ by more than `max_wer_increase`; only a candidate that passes reaches `asr_model
 asr_raw.model_promotions (and checks the rule again, so the promotion alone cannot skip the gate).
 
 Until a language has a promoted version, the configured models serve it (ASR_MODEL_PATH, ASR_MULTILINGUAL_MODEL;
-defs/languages.py). After a promotion, new batches use the promoted version; re-transcribing old batches with it is
+platform/languages.py). After a promotion, new batches use the promoted version; re-transcribing old batches with it is
 a backfill of `transcripts` (and everything downstream) over their partitions; the marts show which model and
 version made each call (fct_calls.model_name, model_version; dim_model_versions).
 """

@@ -24,12 +24,12 @@ import soundfile as sf
 
 from asr_assets.asr.audio import SAMPLE_RATE, NonFiniteAudioError, is_silent, load_audio_bytes, peak_dbfs
 from asr_assets.asr.errors import AudioDecodeError, UnsupportedAudioError
-from asr_assets.defs.discovery import openable_uri
-from asr_assets.defs.languages import LanguageHintError, language_hint
 from asr_assets.defs.partitions import OWNERS, ingest_batches
 from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource
 from asr_assets.platform.artifacts import MANIFEST
+from asr_assets.platform.discovery import openable_uri
 from asr_assets.platform.files import open_uri
+from asr_assets.platform.languages import LanguageHintError, language_hint
 from asr_assets.platform.sql import read_sql
 from asr_assets.platform.text import one_line
 
@@ -74,7 +74,7 @@ class CheckedCall:
     channels: int
     source_format: str
     peak_dbfs: tuple[float | None, ...]  # per channel; None = digital silence
-    # What came with the file (languages.py): its sidecar's or folder's language; None = identified later
+    # What came with the file (platform/languages.py): its sidecar's or folder's language; None = identified later
     language: str | None = None
     language_source: str | None = None
 

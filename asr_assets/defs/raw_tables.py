@@ -17,11 +17,11 @@ import dagster as dg
 from psycopg2 import sql
 
 from asr_assets import settings
-from asr_assets.defs import ingest_checks
 from asr_assets.defs.partitions import OWNERS, ingest_batches
 from asr_assets.defs.raw_audio import raw_audio
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
 from asr_assets.defs.transcripts import transcripts
+from asr_assets.platform import ingest_checks
 from asr_assets.platform.artifacts import MANIFEST, TRANSCRIPTS_FILE
 from asr_assets.platform.raw_schema import BATCH_LOADS, COLUMNS, SCHEMA, TABLES
 from asr_assets.platform.sql import read_sql

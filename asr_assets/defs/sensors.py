@@ -11,9 +11,9 @@ closes at the end of its tick, so the demo does not wait); in a deployment with 
 minutes, or the trickle makes one tiny partition per tick.
 
 State. Everything that decides what happens lives in PostgreSQL, not in the sensor's cursor: which entries were seen
-(registry.py), which batch each file is in, and each batch's status (batch_runs.py). A lost cursor, a restarted
-daemon or a second instance on the same database therefore never regroups files or re-requests finished batches,
-and a batch belongs to the landing zone it was landed in.
+(platform/registry.py), which batch each file is in, and each batch's status (platform/batch_runs.py). A lost
+cursor, a restarted daemon or a second instance on the same database therefore never regroups files or re-requests
+finished batches, and a batch belongs to the landing zone it was landed in.
 """
 
 import time
@@ -22,17 +22,17 @@ import dagster as dg
 
 from asr_assets import settings
 from asr_assets.defs import batch_checks
-from asr_assets.defs.batch_runs import (
+from asr_assets.defs.jobs import ingest_job
+from asr_assets.defs.partitions import ingest_batches
+from asr_assets.defs.resources import LandingZoneResource, PostgresResource
+from asr_assets.platform.batch_runs import (
     RetryPolicy,
     reap_dead_local_runs,
     request_due,
     settle_given_up,
     settle_requested,
 )
-from asr_assets.defs.jobs import ingest_job
-from asr_assets.defs.partitions import ingest_batches
-from asr_assets.defs.registry import BatchLimits, TickBudget, register
-from asr_assets.defs.resources import LandingZoneResource, PostgresResource
+from asr_assets.platform.registry import BatchLimits, TickBudget, register
 
 # 5 s locally; a deployment sets e.g. 30-60 (each tick lists the whole landing prefix).
 SENSOR_INTERVAL_S = settings.current().sensor_interval_s

@@ -20,12 +20,12 @@ import fsspec
 
 from asr_assets import settings
 from asr_assets.asr.hallucination import call_reasons, channel_reasons
-from asr_assets.defs.languages import AUTO, LanguageDecision, decide_language, model_for_language
 from asr_assets.defs.models import model_location, promoted_models
 from asr_assets.defs.partitions import OWNERS, ingest_batches
 from asr_assets.defs.raw_audio import raw_audio
 from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource, WhisperModelResource
 from asr_assets.platform.artifacts import MANIFEST, TRANSCRIPTS_FILE
+from asr_assets.platform.languages import AUTO, LanguageDecision, decide_language, model_for_language
 from asr_assets.platform.text import one_line
 
 SUSPECT_CHECK = "no_suspect_transcripts"
@@ -75,7 +75,7 @@ def route_calls(
     paths: list[str],
     promoted: dict[str, tuple[str, str]] | None = None,
 ) -> list[Route]:
-    """Each call's language (given, defaulted or identified) and the model for it (defs/languages.py)."""
+    """Each call's language (given, defaulted or identified) and the model for it (platform/languages.py)."""
     from asr_assets.asr.audio import load_audio
     from asr_assets.asr.language import detect_language
 

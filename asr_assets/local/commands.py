@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from asr_assets import settings
-from asr_assets.defs.batch_runs import step_failures
 from asr_assets.local.daemon import (
     child_env,
     daemon_alive,
@@ -30,6 +29,7 @@ from asr_assets.local.report import mart_rows, print_marts, print_report, report
 from asr_assets.local.runs import abandon_runs, batch_keys, wait_for_runs
 from asr_assets.local.sql import read_sql
 from asr_assets.platform import embedded_pg
+from asr_assets.platform.batch_runs import step_failures
 
 
 def _prepare() -> bool:
@@ -157,9 +157,9 @@ def ingest(args: argparse.Namespace) -> int:
 
 
 def erase(args: argparse.Namespace) -> int:
-    """Erase the calls named by args.call_id / args.source_uri everywhere (asr_assets.defs.erasure)."""
-    from asr_assets.defs import erasure
+    """Erase the calls named by args.call_id / args.source_uri everywhere (asr_assets.platform.erasure)."""
     from asr_assets.defs.resources import ArtifactStoreResource, PostgresResource
+    from asr_assets.platform import erasure
 
     if not (args.call_id or args.source_uri):
         print("asr-assets erase: name the calls with --call-id or --source-uri", file=sys.stderr)

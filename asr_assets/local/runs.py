@@ -6,9 +6,9 @@ import subprocess
 import time
 from typing import Any
 
-from asr_assets.defs.batch_runs import JOB_NAME
 from asr_assets.local.daemon import daemon_hint
 from asr_assets.local.sql import read_sql
+from asr_assets.platform.batch_runs import JOB_NAME
 
 POLL_S = 1.0
 PROGRESS_EVERY_S = 15.0  # while a batch's run is going: how often `ingest` says how far it got

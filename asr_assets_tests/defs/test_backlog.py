@@ -32,9 +32,9 @@ import pytest
 import yaml
 
 from asr_assets import settings
-from asr_assets.defs.discovery import list_landing
 from asr_assets.defs.resources import DEFAULT_MAX_FILES_PER_TICK
 from asr_assets.local.daemon import start_daemon, stop_daemon_tree
+from asr_assets.platform.discovery import list_landing
 from asr_assets.platform.sql import read_sql
 from asr_assets.platform.sql.migrate import migrate
 from asr_assets_tests.conftest import private_temp_dir, throwaway_database

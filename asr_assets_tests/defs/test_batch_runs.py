@@ -8,7 +8,7 @@ import pytest
 from dagster._core.events import EngineEventData
 
 from asr_assets import settings
-from asr_assets.defs.batch_runs import (
+from asr_assets.platform.batch_runs import (
     JOB_NAME,
     WILL_RETRY_TAG,
     RetryPolicy,

@@ -1,10 +1,11 @@
-"""How a call's language is found (defs/languages.py): sidecar, folder, default or identification, and the model
+"""How a call's language is found (platform/languages.py): sidecar, folder, default or identification, and the model
 that transcribes it. The identification itself is tested on real speech in asr_assets_tests/asr."""
 
 import pytest
 
 from asr_assets.asr.language import LanguageGuess
-from asr_assets.defs.languages import (
+from asr_assets.defs.raw_audio import CheckedCall, Quarantined, with_language_hint
+from asr_assets.platform.languages import (
     LanguageDecision,
     LanguageHint,
     LanguageHintError,
@@ -12,7 +13,6 @@ from asr_assets.defs.languages import (
     language_hint,
     model_for_language,
 )
-from asr_assets.defs.raw_audio import CheckedCall, Quarantined, with_language_hint
 
 
 def _landed(tmp_path, relative: str) -> str:

@@ -29,11 +29,11 @@ import s3fs
 
 from asr_assets import settings
 from asr_assets.definitions import defs
-from asr_assets.defs.discovery import list_landing
 from asr_assets.defs.partitions import ingest_batches
-from asr_assets.defs.registry import BatchLimits, TickBudget, register
 from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import landing_sensor
+from asr_assets.platform.discovery import list_landing
+from asr_assets.platform.registry import BatchLimits, TickBudget, register
 from asr_assets_tests.conftest import query_rows as _query
 from asr_assets_tests.conftest import throwaway_database
 

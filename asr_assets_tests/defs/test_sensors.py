@@ -243,8 +243,8 @@ def test_a_tick_hashes_within_its_budget_and_leaves_the_rest(tmp_path, database_
 
 
 def test_vanished_and_changing_files_are_skipped_not_fatal(tmp_path, write_tone):
-    from asr_assets.defs.discovery import LandedObject
-    from asr_assets.defs.registry import TickBudget, hash_within_budget
+    from asr_assets.platform.discovery import LandedObject
+    from asr_assets.platform.registry import TickBudget, hash_within_budget
 
     real = write_tone(tmp_path / "real.wav", 1.0)
     gone = LandedObject(f"file://{tmp_path}/gone.wav", "gone.wav", 10, 1.0)

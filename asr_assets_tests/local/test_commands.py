@@ -86,7 +86,7 @@ def _run_in_step(
 
     import dagster as dg
 
-    from asr_assets.defs.batch_runs import _worker_pid
+    from asr_assets.platform.batch_runs import _worker_pid
 
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:

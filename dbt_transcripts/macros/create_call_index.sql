@@ -1,4 +1,4 @@
-{#- Post-hook of the marts folder (dbt_project.yml): an index on call_id, for an erasure (asr_assets/defs/erasure.py
+{#- Post-hook of the marts folder (dbt_project.yml): an index on call_id, for an erasure (asr_assets/platform/erasure.py
     deletes a call's rows from every dbt table with a call_id column at once), which would otherwise read the whole
     mart for each call it erases. Calls' rows sit together, so B-tree deduplication keeps it small. Nothing for a
     mart without call_id. -#}

@@ -32,8 +32,8 @@ import fsspec
 from psycopg2 import sql
 
 from asr_assets import settings
-from asr_assets.defs.discovery import openable_uri
 from asr_assets.platform.artifacts import MANIFEST, REPORTS, TRANSCRIPTS_FILE, Artifacts
+from asr_assets.platform.discovery import openable_uri
 from asr_assets.platform.files import sha256_uri
 from asr_assets.platform.raw_schema import SCHEMA, TABLES
 from asr_assets.platform.sql import read_sql

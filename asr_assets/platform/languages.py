@@ -14,7 +14,7 @@ found most likely, and the marts flag it as suspect (reason `language_uncertain`
 review it. It is never transcribed as English by default. A sidecar or folder naming a language no model here
 knows quarantines the file with the reason (fix the sidecar, re-land the file).
 
-The model for a language: the version promoted for it (the quality gate, models.py), else the primary model
+The model for a language: the version promoted for it (the quality gate, defs/models.py), else the primary model
 (`ASR_MODEL_PATH`, tiny.en by default) when it speaks that language, else the multilingual one
 (`ASR_MULTILINGUAL_MODEL`, Whisper base by default).
 """
@@ -28,7 +28,7 @@ from posixpath import dirname
 import fsspec
 
 from asr_assets.asr.tokenizer import LANGUAGE_CODES
-from asr_assets.defs.discovery import SIDECAR_SUFFIX
+from asr_assets.platform.discovery import SIDECAR_SUFFIX
 
 AUTO = "auto"
 

@@ -91,7 +91,7 @@ def _object_or_skip(
     if is_temporary_name(readable_name):
         return SkippedEntry(readable_uri, "temporary name (an upload in progress is renamed when complete)")
     if readable_name.lower().endswith(SIDECAR_SUFFIX):
-        return SkippedEntry(readable_uri, "sidecar metadata (read with its recording, defs/languages.py)")
+        return SkippedEntry(readable_uri, "sidecar metadata (read with its recording, platform/languages.py)")
     return LandedObject(readable_uri, readable_name, size, modified, raw)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import psycopg2.extras
 
-from asr_assets.defs.discovery import LandedObject, Listing, SkippedEntry
+from asr_assets.platform.discovery import LandedObject, Listing, SkippedEntry
 from asr_assets.platform.files import header_length, sha256_uri
 from asr_assets.platform.sql import read_sql
 
