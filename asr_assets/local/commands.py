@@ -24,8 +24,8 @@ from asr_assets.local.daemon import (
     stop_daemon_tree,
     stop_process,
 )
+from asr_assets.local.ingest_summary import mart_rows, print_marts, print_report, report_rows
 from asr_assets.local.landing import AUDIO_EXTENSIONS, land_files
-from asr_assets.local.report import mart_rows, print_marts, print_report, report_rows
 from asr_assets.local.runs import abandon_runs, batch_keys, wait_for_runs
 from asr_assets.local.sql import read_sql
 from asr_assets.platform import embedded_pg

@@ -4,8 +4,8 @@ import psycopg2
 import pytest
 
 from asr_assets import settings
+from asr_assets.local.ingest_summary import mart_rows, print_report
 from asr_assets.local.landing import LandedCopy
-from asr_assets.local.report import mart_rows, print_report
 from asr_assets.platform.sql.migrate import migrate
 from asr_assets_tests.conftest import DATABASE_PARAMS, throwaway_database
 
