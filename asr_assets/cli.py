@@ -54,7 +54,7 @@ def _db_url(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from asr_assets.local.report_file import report
+    from asr_assets.local.report import report
 
     return report(args)
 
