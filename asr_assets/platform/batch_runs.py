@@ -127,12 +127,7 @@ def settle_requested(conn, instance: dg.DagsterInstance, landing_url: str, polic
     """Record the outcome of every requested batch's newest run; returns log lines for what changed."""
     lines = []
     with conn.cursor() as cur:
-        cur.execute(
-            read_sql("select_requested_batches"),
-            {"landing_url": landing_url, "limit": 10 * MAX_BATCHES_PER_TICK},
-        )
-        requested = cur.fetchall()
-        runs = latest_runs(instance, [key for _, key, _, _ in requested])
+        requested, runs = _batches_with_runs(cur, instance, "select_requested_batches", landing_url)
         for batch_id, key, attempts, waited_s in requested:
             run = runs.get(key)
             if run is None:
@@ -164,12 +159,7 @@ def settle_given_up(conn, instance: dg.DagsterInstance, landing_url: str) -> lis
     succeeded with every file settled is succeeded: the check and the ingest summary stop reporting it."""
     lines = []
     with conn.cursor() as cur:
-        cur.execute(
-            read_sql("select_given_up_batches"),
-            {"landing_url": landing_url, "limit": 10 * MAX_BATCHES_PER_TICK},
-        )
-        given_up = cur.fetchall()
-        runs = latest_runs(instance, [key for _, key, *_ in given_up])
+        given_up, runs = _batches_with_runs(cur, instance, "select_given_up_batches", landing_url)
         for batch_id, key, _, last_run_id, _, _ in given_up:
             run = runs.get(key)
             if run is None or run.run_id == last_run_id or not run.is_success:
@@ -179,6 +169,16 @@ def settle_given_up(conn, instance: dg.DagsterInstance, landing_url: str) -> lis
                 _mark(cur, batch_id, "succeeded", run.run_id, None, 0)
                 lines.append(f"batch {key}: succeeded (re-materialised after it was given up)")
     return lines
+
+
+def _batches_with_runs(
+    cur, instance: dg.DagsterInstance, query: str, landing_url: str
+) -> tuple[list[tuple], dict[str, dg.DagsterRun]]:
+    """The rows of `query` (batches of one status in the landing zone, at most 10 ticks' worth, the partition key
+    second) and the newest run of each of their partitions."""
+    cur.execute(read_sql(query), {"landing_url": landing_url, "limit": 10 * MAX_BATCHES_PER_TICK})
+    rows = cur.fetchall()
+    return rows, latest_runs(instance, [row[1] for row in rows])
 
 
 def _fail(
