@@ -41,6 +41,8 @@ CORE = re.compile(
 )
 EXIT_KILLED = 137  # what a SIGKILLed container reports (128 + 9)
 EXIT_CONFIG_ERROR = 1
+# an env var's valueFrom key references, in the order they are looked for, and the kind of object each reads
+KEY_REF_KINDS = {"secretKeyRef": "Secret", "configMapKeyRef": "ConfigMap"}
 
 
 def _now() -> str:
@@ -391,34 +393,24 @@ class FakeKubernetes:
         if self.pythonpath:
             env["PYTHONPATH"] = os.pathsep.join(self.pythonpath)
         for source in container.get("envFrom") or []:
-            prefix = source.get("prefix", "")
-            if "secretRef" in source:
-                data = self._secret_data(source["secretRef"]["name"], source["secretRef"].get("optional"))
-            else:
-                data = self._config_map_data(
-                    source["configMapRef"]["name"], source["configMapRef"].get("optional")
-                )
-            env.update({prefix + k: v for k, v in data.items()})
+            ref = source["secretRef"] if "secretRef" in source else source["configMapRef"]
+            kind = "Secret" if "secretRef" in source else "ConfigMap"
+            data = self._object_data(kind, ref["name"], ref.get("optional"))
+            env.update({source.get("prefix", "") + k: v for k, v in data.items()})
         for var in container.get("env") or []:
+            value_from = var.get("valueFrom") or {}
             if "value" in var:
                 env[var["name"]] = var["value"] or ""
-            elif ref := (var.get("valueFrom") or {}).get("secretKeyRef"):
-                value = self._secret_data(ref["name"], ref.get("optional")).get(ref["key"])
+            elif key_ref := next((f for f in KEY_REF_KINDS if value_from.get(f)), None):
+                ref, kind = value_from[key_ref], KEY_REF_KINDS[key_ref]
+                value = self._object_data(kind, ref["name"], ref.get("optional")).get(ref["key"])
                 if value is None and not ref.get("optional"):
                     raise PodConfigError(
-                        f"couldn't find key {ref['key']} in Secret {self.namespace}/{ref['name']}"
+                        f"couldn't find key {ref['key']} in {kind} {self.namespace}/{ref['name']}"
                     )
                 if value is not None:
                     env[var["name"]] = value
-            elif ref := (var.get("valueFrom") or {}).get("configMapKeyRef"):
-                value = self._config_map_data(ref["name"], ref.get("optional")).get(ref["key"])
-                if value is None and not ref.get("optional"):
-                    raise PodConfigError(
-                        f"couldn't find key {ref['key']} in ConfigMap {self.namespace}/{ref['name']}"
-                    )
-                if value is not None:
-                    env[var["name"]] = value
-            elif ref := (var.get("valueFrom") or {}).get("fieldRef"):
+            elif ref := value_from.get("fieldRef"):
                 env[var["name"]] = {"metadata.name": pod_name, "metadata.namespace": self.namespace}.get(
                     ref["fieldPath"], ""
                 )
@@ -426,23 +418,16 @@ class FakeKubernetes:
                 env[var["name"]] = ""
         return env
 
-    def _secret_data(self, name: str, optional: bool | None) -> dict[str, str]:
+    def _object_data(self, kind: str, name: str, optional: bool | None) -> dict[str, str]:
+        """The data of the Secret or ConfigMap `name` (a Secret's decoded); {} when it is missing and optional."""
         with self.lock:
-            secret = self.secrets.get(name)
-        if secret is None:
+            found = (self.secrets if kind == "Secret" else self.config_maps).get(name)
+        if found is None:
             if optional:
                 return {}
-            raise PodConfigError(f'secret "{name}" not found')
-        return {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
-
-    def _config_map_data(self, name: str, optional: bool | None) -> dict[str, str]:
-        with self.lock:
-            config_map = self.config_maps.get(name)
-        if config_map is None:
-            if optional:
-                return {}
-            raise PodConfigError(f'configmap "{name}" not found')
-        return dict(config_map.get("data", {}))
+            raise PodConfigError(f'{kind.lower()} "{name}" not found')
+        data = found.get("data", {})
+        return {k: base64.b64decode(v).decode() for k, v in data.items()} if kind == "Secret" else dict(data)
 
     @staticmethod
     def _container_status(container: dict, state: dict) -> dict:
