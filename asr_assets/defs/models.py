@@ -75,6 +75,11 @@ def evaluation_sets(languages: set[str], include_shared: bool) -> list[tuple[str
     return sets
 
 
+def _model_asset(**kwargs):
+    """`dg.asset` for an asset of one registered model: partitioned by asr_models, in the models group."""
+    return dg.asset(partitions_def=asr_models, group_name="models", owners=OWNERS, **kwargs)
+
+
 def speaks(transcriber) -> set[str]:
     return (
         set(transcriber.english_tokenizer.language_tokens)
@@ -83,10 +88,7 @@ def speaks(transcriber) -> set[str]:
     )
 
 
-@dg.asset(
-    partitions_def=asr_models,
-    group_name="models",
-    owners=OWNERS,
+@_model_asset(
     kinds={"python"},
     description="A registered Whisper checkpoint: name, format, languages, size and version (the sha256 of its "
     "weights), with its LiteRT programs built; recorded in asr_raw.models.",
@@ -205,11 +207,8 @@ def _gate_table(rows: list) -> str:
     )
 
 
-@dg.asset(
-    partitions_def=asr_models,
+@_model_asset(
     deps=[asr_model],
-    group_name="models",
-    owners=OWNERS,
     kinds={"python"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -285,11 +284,8 @@ class PromotionConfig(dg.Config):
     max_wer_increase: float = 0.01  # the gate's margin, checked again here
 
 
-@dg.asset(
-    partitions_def=asr_models,
+@_model_asset(
     deps=[asr_model_eval],
-    group_name="models",
-    owners=OWNERS,
     kinds={"postgres"},
     description="The model's version promoted for the languages it was evaluated in: the version new ingest "
     "batches transcribe those languages with (asr_raw.model_promotions; the view asr_raw.promoted_models).",
