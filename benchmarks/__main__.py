@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
+from asr_assets.cli import parse_args
 from benchmarks.engines import GROUPS
 from benchmarks.scaling_report import add_parser as add_scaling_parser
 from benchmarks.scaling_report import cmd_scaling
@@ -387,12 +387,7 @@ HANDLERS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    args = parse_args(build_parser(), argv)
     return HANDLERS[args.command](args)
 
 
