@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg2
+import psycopg2.sql
 import pytest
 import soundfile as sf
 
@@ -25,6 +27,17 @@ from asr_assets.platform import embedded_pg
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CALLS = REPO / "asr_assets" / "samples" / "calls"
 DATABASE_PARAMS = ["embedded", "external"]
+# make test spreads the suite over the cores (pytest-xdist, --dist loadgroup): the tests of these folders share an
+# expensive session set-up (the engine's compiled programs, the built marts), so each folder runs in one worker;
+# every other file runs whole in one worker, so its module fixtures are built once.
+SHARED_SETUP_FOLDERS = ("asr_assets_tests/asr", "asr_assets_tests/dbt")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.relative_to(REPO).as_posix()
+        group = next((folder for folder in SHARED_SETUP_FOLDERS if path.startswith(folder + "/")), path)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def private_temp_dir(prefix: str) -> Path:
@@ -61,27 +74,57 @@ def throwaway_database(server_url: str, prefix: str = "asr_test") -> Iterator[st
         admin.close()
 
 
-def query_rows(database_url: str, query, params: dict | tuple | None = None) -> list[tuple]:
-    """The rows of one statement (text or psycopg2.sql.Composed) on the database, in a connection of its own."""
+def query_rows(
+    database_url: str, query, params: dict | tuple | None = None, role: str | None = None
+) -> list[tuple]:
+    """The rows of one statement (text or psycopg2.sql.Composed) on the database, in a transaction of its own that
+    commits (as `role` when given); [] for a statement that returns no rows."""
     conn = psycopg2.connect(settings.libpq_url(database_url))
     try:
-        with conn.cursor() as cur:
+        with conn, conn.cursor() as cur:
+            if role:
+                cur.execute(psycopg2.sql.SQL("set role {}").format(psycopg2.sql.Identifier(role)))
             cur.execute(query, params)
-            return cur.fetchall()
+            return cur.fetchall() if cur.description else []
     finally:
         conn.close()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 at the time of asking."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_server(request: pytest.FixtureRequest, which: str) -> str:
+    """The server URL of one of DATABASE_PARAMS: the session's embedded server, or TEST_DATABASE_URL's (the test
+    skips when that is not set)."""
+    if which == "external":
+        server = os.environ.get("TEST_DATABASE_URL")
+        if not server:
+            pytest.skip("TEST_DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
+        return server
+    return request.getfixturevalue("embedded_server_url")
+
+
+@pytest.fixture(scope="session")
+def any_server_url(request: pytest.FixtureRequest) -> str:
+    """One server for a test that needs just one: TEST_DATABASE_URL's when it answers, else the embedded one."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        try:
+            psycopg2.connect(settings.libpq_url(url), connect_timeout=5).close()
+            return url
+        except psycopg2.OperationalError:
+            pass
+    return request.getfixturevalue("embedded_server_url")
 
 
 @pytest.fixture(scope="session", params=DATABASE_PARAMS)
 def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A throwaway database (postgresql+psycopg2:// URL) on the embedded server, and on TEST_DATABASE_URL's."""
-    if request.param == "external":
-        server = os.environ.get("TEST_DATABASE_URL")
-        if not server:
-            pytest.skip("TEST_DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
-    else:
-        server = request.getfixturevalue("embedded_server_url")
-    yield from throwaway_database(server)
+    yield from throwaway_database(database_server(request, request.param))
 
 
 @pytest.fixture(scope="session")

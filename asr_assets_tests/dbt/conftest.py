@@ -21,7 +21,7 @@ from asr_assets.defs.dbt import DBT_PROJECT_DIR, dbt_connection, dbt_executable
 from asr_assets.defs.resources import PostgresResource
 from asr_assets.platform.sql import read_sql
 from asr_assets.platform.sql.migrate import migrate
-from asr_assets_tests.conftest import throwaway_database
+from asr_assets_tests.conftest import database_server, query_rows, throwaway_database
 
 SPOKEN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -166,12 +166,7 @@ def _create_database(server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session", params=["embedded", "external"])
 def dbt_server(request: pytest.FixtureRequest) -> str:
     """The embedded server, and TEST_DATABASE_URL's server when that is set."""
-    if request.param == "external":
-        server = os.environ.get("TEST_DATABASE_URL")
-        if not server:
-            pytest.skip("TEST_DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
-        return server
-    return request.getfixturevalue("embedded_server_url")
+    return database_server(request, request.param)
 
 
 @pytest.fixture(scope="session")
@@ -245,22 +240,10 @@ def built_marts(dbt_database: str, dbt_materialization: dg.ExecuteInProcessResul
     return dbt_database
 
 
-def query(url: str, sql: str, params: tuple = (), role: str | None = None) -> list[tuple]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            if role:
-                cur.execute(f"set role {role}")
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="session")
 def sql():
-    """sql(url, statement, params=(), role=None) -> rows."""
-    return query
+    """sql(url, statement, params=None, role=None) -> rows (the tests' one query helper)."""
+    return query_rows
 
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,9 +13,10 @@ from dataclasses import asdict
 
 import psycopg2
 import pytest
-from conftest import REPO, materialize_dbt_assets, query
+from conftest import REPO, materialize_dbt_assets
 
 from asr_assets.samples import CALLS_DIR, GROUND_TRUTH_PATH
+from asr_assets_tests.conftest import query_rows
 
 TALK_TOLERANCE_S = 0.5  # per channel, issue 5
 PARTITION = "samples"
@@ -76,7 +77,7 @@ FCT_CALLS_COLUMNS = (
 
 
 def _fct_calls(url: str) -> dict[str, dict]:
-    rows = query(url, f"select {', '.join(FCT_CALLS_COLUMNS)} from asr_marts.fct_calls")  # noqa: S608
+    rows = query_rows(url, f"select {', '.join(FCT_CALLS_COLUMNS)} from asr_marts.fct_calls")  # noqa: S608
     return {row[0]: dict(zip(FCT_CALLS_COLUMNS, row, strict=True)) for row in rows}
 
 
@@ -115,16 +116,16 @@ def test_talk_time_per_channel_matches_the_ground_truth(request, sample_marts, f
 
 def test_spoken_numbers_are_redacted_in_the_real_transcripts(sample_marts):
     transcripts = dict(
-        query(
+        query_rows(
             sample_marts,
             "select c.file_name, s.transcript_text from asr_marts.call_search s"
             " join asr_marts.fct_calls c using (call_id) order by 1",
         )
     )
-    found = query(
+    found = query_rows(
         sample_marts,
         "select s.call_id from asr_marts.call_search s,"
-        " websearch_to_tsquery('english', 'number cancelled') q where s.search_vector @@ q",
+        " websearch_to_tsquery_rows('english', 'number cancelled') q where s.search_vector @@ q",
     )
     assert "[CARD_NUMBER]" in transcripts["call_01_card_block.wav"]
     assert "[PHONE]" in transcripts["call_02_phone_update.wav"]
@@ -140,14 +141,14 @@ def test_spoken_numbers_are_redacted_in_the_real_transcripts(sample_marts):
 
 @pytest.mark.parametrize("path", ANALYSES, ids=[p.stem for p in ANALYSES])
 def test_analyst_examples_answer_on_the_sample_calls(sample_marts, path):
-    rows = query(sample_marts, path.read_text(encoding="utf-8"), role="analyst")
+    rows = query_rows(sample_marts, path.read_text(encoding="utf-8"), role="analyst")
     assert rows, f"{path.name} returned nothing on the sample calls"
 
 
 def test_the_sample_calls_are_identified_as_english_and_not_suspect(sample_marts):
     """No language comes with the sample calls: the multilingual model identifies them, tiny.en (the primary,
     English) transcribes them, and real calls raise no hallucination flag (the flags' false positives)."""
-    rows = query(
+    rows = query_rows(
         sample_marts,
         "select file_name, language, language_source, language_probability, model_name, is_suspect,"
         " suspect_reason, decoding ->> 'language' from asr_marts.fct_calls order by 1",

@@ -18,6 +18,7 @@ from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.resources import LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import landing_sensor
 from asr_assets.hashing import sha256_file
+from asr_assets_tests.conftest import query_rows
 
 pytestmark = pytest.mark.slow
 ERASED_NAME = "customer 0471 1234 erase-me.wav"
@@ -32,18 +33,8 @@ def _unique_copy(source: Path, target: Path) -> Path:
     return target
 
 
-def _query(dsn: str, query, params=None) -> list[tuple]:
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
-
-
 def _tables(dsn: str) -> list[tuple[str, str]]:
-    return _query(
+    return query_rows(
         dsn,
         "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
         "and table_schema in ('asr_raw', 'asr_staging', 'asr_marts') and table_name <> 'erasures'",
@@ -57,7 +48,7 @@ def _rows_mentioning(dsn: str, needle: str) -> dict[str, int]:
         query = sql.SQL("select count(*) from {} as t where t::text like %(p)s").format(
             sql.Identifier(schema, table)
         )
-        n = _query(dsn, query, {"p": f"%{needle}%"})[0][0]
+        n = query_rows(dsn, query, {"p": f"%{needle}%"})[0][0]
         if n:
             found[f"{schema}.{table}"] = n
     return found
@@ -114,7 +105,7 @@ def test_erase_removes_a_call_everywhere_and_refuses_its_reupload(
         # the other call of the batch is untouched, in the raw tables and in the marts
         assert _rows_mentioning(dsn, kept_id).get("asr_marts.fct_calls") == 1
         # the record: who, when, what was removed, in numbers; no name; analysts cannot read it
-        ((record,),) = _query(
+        ((record,),) = query_rows(
             dsn, "select to_jsonb(e) from asr_raw.erasures as e where checksum = %(c)s", {"c": call_id}
         )
         assert record["requested_by"] == "ticket DPO-17" and record["partition_keys"] == [key]
@@ -124,7 +115,7 @@ def test_erase_removes_a_call_everywhere_and_refuses_its_reupload(
         )
         assert record["removed"]["files"]["landing"] == 2 and "erase-me" not in str(record)
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-            _query(dsn, "set local role analyst; select count(*) from asr_raw.erasures")
+            query_rows(dsn, "set local role analyst; select count(*) from asr_raw.erasures")
 
         # re-materialising the batch (artifacts kept from before would hold it) does not bring it back
         assert job.execute_in_process(partition_key=key, instance=instance).success
@@ -134,7 +125,7 @@ def test_erase_removes_a_call_everywhere_and_refuses_its_reupload(
         # a later upload of the same content is refused and recorded, not registered
         assert sha256_file(_unique_copy(sample_calls[0], landing / "uploaded again.wav")) == call_id
         assert _tick(instance) == []
-        ((outcome, reason),) = _query(
+        ((outcome, reason),) = query_rows(
             dsn,
             "select outcome, reason from asr_raw.landing_objects where source_uri like %(u)s",
             {"u": "%uploaded again.wav"},

@@ -34,25 +34,19 @@ from asr_assets.defs.resources import ArtifactStoreResource, LandingZoneResource
 from asr_assets.defs.sensors import landing_sensor
 from asr_assets.platform.discovery import list_landing
 from asr_assets.platform.registry import BatchLimits, TickBudget, register
+from asr_assets_tests.conftest import free_port, throwaway_database
 from asr_assets_tests.conftest import query_rows as _query
-from asr_assets_tests.conftest import throwaway_database
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 # Fake credentials: moto accepts any, and the test greps its output for this one.
 SECRET_KEY = "test-secret-key-never-printed"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 server on a free port of 127.0.0.1, in its own process for the module."""
     assert MOTO_SERVER.exists(), f"{MOTO_SERVER} is missing: moto[server] is in the dev group (make install)"
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "server.log"
     with log.open("wb") as out:
         server = subprocess.Popen(

@@ -11,6 +11,7 @@ from asr_assets.defs.partitions import ingest_batches
 from asr_assets.defs.resources import LandingZoneResource, PostgresResource
 from asr_assets.defs.sensors import landing_sensor
 from asr_assets.platform.sql.migrate import migrate
+from asr_assets_tests.conftest import query_rows
 
 
 class Landing:
@@ -45,13 +46,7 @@ class Landing:
         return result
 
     def query(self, sql: str) -> list[tuple]:
-        conn = psycopg2.connect(settings.libpq_url(self.database_url))
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return query_rows(self.database_url, sql)
 
 
 _EMPTY_REGISTRY = (
@@ -263,7 +258,6 @@ def test_marts_fresh_fails_while_a_closed_batch_waits_and_passes_once_it_is_buil
     """The marts' freshness expectation: a batch closed longer ago than ASR_MARTS_MAX_LAG_S whose run has not
     built the marts makes marts_fresh fail (reported by marts_freshness_sensor when the verdict changes)."""
     import numpy as np
-    import psycopg2
 
     from asr_assets import settings
     from asr_assets.defs.batch_checks import FRESH_CHECK, marts_freshness_sensor

@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 
 from asr_assets.platform import embedded_pg
+from asr_assets_tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -220,12 +221,14 @@ def _places_holding(secret: str, roots: list[Path], outputs: list[str], url: str
     found = [f"output {i}" for i, text in enumerate(outputs) if secret in text]
     needle = secret.encode()
     for root in roots:
-        for path in root.rglob("*"):
-            try:
-                if path.is_file() and not path.is_symlink() and needle in path.read_bytes():
-                    found.append(str(path))
-            except OSError:  # a socket or a file that vanished meanwhile
-                continue
+        # os.walk skips a folder that vanishes while it walks (another process's dbt scratch folder under target/)
+        for folder, _, names in os.walk(root):
+            for path in (Path(folder) / name for name in names):
+                try:
+                    if path.is_file() and not path.is_symlink() and needle in path.read_bytes():
+                        found.append(str(path))
+                except OSError:  # a socket or a file that vanished meanwhile
+                    continue
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cur:
@@ -341,15 +344,12 @@ def test_sigterm_of_ui_started_in_the_background_leaves_nothing_running(scratch_
     """`asr-assets ui &` then `kill PID`: the webserver, the daemon, their code servers and the embedded
     PostgreSQL it started all stop. Started as a shell starts a background job: SIGINT ignored."""
     import signal
-    import socket
     import time
     import urllib.request
 
     import psutil
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "asr_assets.cli", "ui", "--port", str(port)],
         cwd=REPO,

@@ -1,5 +1,3 @@
-import os
-
 import psycopg2
 import pytest
 
@@ -7,7 +5,7 @@ from asr_assets import settings
 from asr_assets.local.ingest_summary import mart_rows, print_report
 from asr_assets.local.landing import LandedCopy
 from asr_assets.platform.sql.migrate import migrate
-from asr_assets_tests.conftest import DATABASE_PARAMS, throwaway_database
+from asr_assets_tests.conftest import DATABASE_PARAMS, database_server, throwaway_database
 
 
 def test_report_shows_text_reasons_and_duplicates(capsys, tmp_path):
@@ -31,13 +29,7 @@ def test_report_shows_text_reasons_and_duplicates(capsys, tmp_path):
 @pytest.fixture(params=DATABASE_PARAMS)
 def fresh_database_url(request):
     """A database of this test's own (no other test has built the marts in it), on each test server."""
-    if request.param == "external":
-        server = os.environ.get("TEST_DATABASE_URL")
-        if not server:
-            pytest.skip("TEST_DATABASE_URL is not set")
-    else:
-        server = request.getfixturevalue("embedded_server_url")
-    yield from throwaway_database(server)
+    yield from throwaway_database(database_server(request, request.param))
 
 
 def test_mart_rows_is_empty_until_dbt_built_the_mart(fresh_database_url):
