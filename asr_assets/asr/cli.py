@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asr_assets import settings
+
 if TYPE_CHECKING:
     from asr_assets.asr.audio import Audio
     from asr_assets.asr.transcribe import Progress, Segment, Transcriber, TranscriptionOptions
@@ -192,17 +194,12 @@ def build_transcriber(args: argparse.Namespace) -> Transcriber:
     return Transcriber(args.model, engine=engine, compute_type=compute_type)
 
 
-def _quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up lines (oneDNN, CPU features) are not for a terminal user; -v keeps them."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from asr_assets.asr.audio import load_audio
     from asr_assets.asr.errors import AsrError
 
-    if not getattr(args, "verbose", False):
-        _quiet_tensorflow()
+    if not getattr(args, "verbose", False):  # -v keeps TensorFlow's start-up lines
+        settings.quiet_tensorflow_logs()
     missing = [path for path in args.files if not os.path.isfile(path)]
     if missing:  # before the model loads: a typo should not cost the engine's start-up
         for path in missing:
