@@ -31,7 +31,7 @@ def detect_language(transcriber, audio: Audio) -> LanguageGuess:
     """The most likely language of `audio` for the transcriber's checkpoint (English for an English-only one)."""
     if not transcriber.checkpoint.is_multilingual:
         return LanguageGuess("en", 1.0, {"en": 1.0})
-    tokens = transcriber.english_tokenizer.language_tokens
+    tokens = transcriber.checkpoint_tokenizer.language_tokens
     codes = list(tokens)
     n_mels = transcriber.checkpoint.dims.n_mels
     mels = [

@@ -210,13 +210,15 @@ class Transcriber:
         self.engine_name, self.compute_type = engine, compute_type
         self.checkpoint = checkpoint
         self.model_version = checkpoint.version
-        self.english_tokenizer = Tokenizer.from_file(
+        # The checkpoint's tokenizer as loaded: every language's tokens (`language_tokens`), English in its start
+        # sequence. `tokenizer` is the one of the batch being transcribed, derived from it per batch (use_language).
+        self.checkpoint_tokenizer = Tokenizer.from_file(
             checkpoint.tokenizer_file,
             multilingual=checkpoint.is_multilingual,
             task="transcribe",
             language="en",
         )
-        self.tokenizer = self.english_tokenizer  # the language of the batch being transcribed (set per batch)
+        self.tokenizer = self.checkpoint_tokenizer
         self.stats = TranscriptionStats()
 
     def use_language(self, language: str) -> None:
@@ -227,9 +229,9 @@ class Transcriber:
                     f"{self.checkpoint.path} is an English-only checkpoint and cannot transcribe {language!r}; use a "
                     "multilingual one (model 'base')"
                 )
-            self.tokenizer = self.english_tokenizer
+            self.tokenizer = self.checkpoint_tokenizer
             return
-        self.tokenizer = self.english_tokenizer.with_language(language)
+        self.tokenizer = self.checkpoint_tokenizer.with_language(language)
 
     def reset_stats(self) -> None:
         self.stats = TranscriptionStats()

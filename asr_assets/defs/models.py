@@ -76,7 +76,7 @@ def evaluation_sets(languages: set[str], include_shared: bool) -> list[tuple[str
 
 def speaks(transcriber) -> set[str]:
     return (
-        set(transcriber.english_tokenizer.language_tokens)
+        set(transcriber.checkpoint_tokenizer.language_tokens)
         if transcriber.checkpoint.is_multilingual
         else {"en"}
     )
