@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from asr_assets.asr.cli import file_result, transcribe_files
-from asr_assets.asr.transcribe import Progress
+from asr_assets.asr.types import Progress
 
 ENGINES = ("ours", "faster-whisper")
 RUNTIMES = ("litert", "xla")  # ours only
@@ -110,7 +110,7 @@ class OursEngine:
         self.model_version = self.transcriber.model_version
 
     def options(self):
-        from asr_assets.asr.transcribe import TranscriptionOptions
+        from asr_assets.asr.types import TranscriptionOptions
 
         options = TranscriptionOptions(
             beam_size=self.config.beam_size,

@@ -30,7 +30,8 @@ from asr_assets.asr.vad import SpeechMap, VadOptions, pack_chunks, speech_region
 
 if TYPE_CHECKING:
     from asr_assets.asr.audio import Audio
-    from asr_assets.asr.transcribe import Progress, Segment, Transcriber, TranscriptionOptions
+    from asr_assets.asr.transcribe import Transcriber
+    from asr_assets.asr.types import Progress, Segment, TranscriptionOptions
 
 CHUNK_S = 30.0  # faster-whisper's chunk_length
 # BatchedInferencePipeline's VAD defaults: VadOptions(max_speech_duration_s=chunk_length, min_silence 160 ms).

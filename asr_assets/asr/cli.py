@@ -22,7 +22,8 @@ from asr_assets import settings
 
 if TYPE_CHECKING:
     from asr_assets.asr.audio import Audio
-    from asr_assets.asr.transcribe import Progress, Segment, Transcriber, TranscriptionOptions
+    from asr_assets.asr.transcribe import Transcriber
+    from asr_assets.asr.types import Progress, Segment, TranscriptionOptions
 
 
 MODES = ("batched", "sequential")
@@ -161,7 +162,7 @@ def file_results(
 
 
 def transcription_options(args: argparse.Namespace) -> TranscriptionOptions:
-    from asr_assets.asr.transcribe import TranscriptionOptions
+    from asr_assets.asr.types import TranscriptionOptions
 
     options = TranscriptionOptions(
         beam_size=args.beam_size,

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from asr_assets.asr.audio import load_audio
 from asr_assets.asr.errors import AudioDecodeError
-from asr_assets.asr.transcribe import Segment, TranscriptionOptions
+from asr_assets.asr.types import Segment, TranscriptionOptions
 
 MAX_SAMPLE_WER = 0.25  # per channel: tiny.en on 8 kHz telephone prompts
 # faster-whisper 1.2.1 float32 on the same weights: no comma after "for you".
