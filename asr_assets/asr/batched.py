@@ -74,7 +74,7 @@ def transcribe_batched(
     if options.overlap_front_end:
         front_end = _prefetched(front_end, depth=2 * options.batch_size)
 
-    engine = transcriber.backend
+    runtime = transcriber.runtime
     tokenizer = transcriber.tokenizer
     prompt = seg.get_prompt(tokenizer, [], without_timestamps=True)
     gen = transcriber.generate_options(options, temperature=options.temperatures[0], without_timestamps=True)
@@ -83,12 +83,12 @@ def transcribe_batched(
         mels = np.stack([ch.mel for ch in batch])
 
         start = time.perf_counter()
-        encoded = engine.encode(mels)
+        encoded = runtime.encode(mels)
         stats.encoder_s += time.perf_counter() - start
         stats.windows += len(batch)
 
         start = time.perf_counter()
-        results = engine.generate(encoded, [prompt] * len(batch), gen)
+        results = runtime.generate(encoded, [prompt] * len(batch), gen)
         stats.decoder_s += time.perf_counter() - start
         stats.decoded_rows += len(batch)
 

@@ -43,8 +43,8 @@ def detect_language(transcriber, audio: Audio) -> LanguageGuess:
         raise ValueError(
             f"{audio.path or 'the recording'} is digital silence: there is no language to identify"
         )
-    encoded = transcriber.backend.encode(np.stack(mels).astype(np.float32))
-    logprobs = transcriber.backend.language_logprobs(encoded, [tokens[c] for c in codes])
+    encoded = transcriber.runtime.encode(np.stack(mels).astype(np.float32))
+    logprobs = transcriber.runtime.language_logprobs(encoded, [tokens[c] for c in codes])
     probs = np.exp(logprobs).mean(axis=0)
     order = np.argsort(-probs)
     return LanguageGuess(

@@ -26,6 +26,7 @@ import numpy as np
 from asr_assets.asr import segments as seg
 from asr_assets.asr.audio import Audio, load_audio
 from asr_assets.asr.constants import FRAMES_PER_SECOND, MAX_LENGTH, N_FRAMES, SAMPLE_RATE, TIME_PRECISION
+from asr_assets.asr.runtime import WhisperRuntime
 from asr_assets.asr.types import Progress, Segment, TranscriptionOptions, TranscriptionStats, Word
 from asr_assets.asr.vad import SpeechMap, collect_speech, speech_regions
 
@@ -45,38 +46,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_OPTIONS = TranscriptionOptions()  # faster-whisper's defaults (frozen, so one shared instance is safe)
 
 ENGINES = ("xla", "litert")
-
-
-class XlaBackend:
-    """decoding.WhisperEngine + alignment.Aligner behind the interface LiteRtEngine has (encode, select, generate,
-    align), so that the transcription code does not know which runtime runs the network."""
-
-    def __init__(self, engine):
-        from asr_assets.asr.alignment import Aligner
-
-        self.engine = engine
-        self.aligner = Aligner(engine)
-
-    def encode(self, mel):
-        return self.engine.encode(mel)
-
-    @staticmethod
-    def select(encoded, rows):
-        import tensorflow as tf
-
-        return tf.gather(encoded, list(rows))
-
-    def generate(self, encoded, prompts, options):
-        return self.engine.generate(encoded, prompts, options)
-
-    def align(self, encoded, texts, **kwargs):
-        return self.aligner.align(encoded, texts, **kwargs)
-
-    def language_logprobs(self, encoded, candidates):
-        """LiteRtEngine.language_logprobs on the XLA engine: the prefill's logits, log-softmax over candidates."""
-        logits = self.engine.sot_logits(encoded)[:, list(candidates)].astype(np.float64)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 @dataclass
@@ -115,22 +84,24 @@ class Transcriber:
 
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        # Each runtime is imported only when chosen: XLA brings TensorFlow, which a LiteRT process never loads.
+        self.runtime: WhisperRuntime
         if engine == "litert":
             from asr_assets.asr.litert.programs import ensure_programs
             from asr_assets.asr.litert.runtime import LiteRtEngine
 
             checkpoint, directory = ensure_programs(model_path, compute_type)
-            self.backend: Any = LiteRtEngine(checkpoint, directory)
+            self.runtime = LiteRtEngine(checkpoint, directory)
         else:
             if compute_type != "float32":
                 raise ValueError(
                     f"the xla engine computes in float32 only; use engine='litert' for compute type {compute_type!r}"
                 )
             from asr_assets.asr.checkpoints import load_checkpoint
-            from asr_assets.asr.decoding import WhisperEngine
+            from asr_assets.asr.xla_runtime import XlaRuntime
 
             checkpoint, weights = load_checkpoint(model_path)
-            self.backend = XlaBackend(WhisperEngine(checkpoint, weights))
+            self.runtime = XlaRuntime(checkpoint, weights)
         self.engine_name, self.compute_type = engine, compute_type
         self.checkpoint = checkpoint
         self.model_version = checkpoint.version
@@ -290,7 +261,7 @@ class Transcriber:
             sizes.append(size)
             mels.append(pad_or_trim(s.features[:, s.seek : s.seek + size], N_FRAMES))
         start = time.perf_counter()
-        encoder_out = self.backend.encode(np.stack(mels))
+        encoder_out = self.runtime.encode(np.stack(mels))
         self.stats.encoder_s += time.perf_counter() - start
         self.stats.windows += len(live)
 
@@ -391,8 +362,8 @@ class Transcriber:
                 texts.append(text)
         alignments: dict[int, list] = {}
         if rows:
-            aligned = self.backend.align(
-                self.backend.select(encoded, rows), texts, sot_sequence=self.tokenizer.sot_sequence
+            aligned = self.runtime.align(
+                self.runtime.select(encoded, rows), texts, sot_sequence=self.tokenizer.sot_sequence
             )
             for row, text, (attention, token_probs) in zip(rows, texts, aligned, strict=True):
                 alignments[row] = find_alignment(self.tokenizer, text, attention, token_probs, sizes[row])
@@ -444,8 +415,8 @@ class Transcriber:
             if not todo:
                 break
             gen = self.generate_options(options, temperature, options.without_timestamps)
-            enc = encoder_out if len(todo) == n else self.backend.select(encoder_out, todo)
-            results = self.backend.generate(enc, [prompts[i] for i in todo], gen)
+            enc = encoder_out if len(todo) == n else self.runtime.select(encoder_out, todo)
+            results = self.runtime.generate(enc, [prompts[i] for i in todo], gen)
             self.stats.decoded_rows += len(todo)
             failed = []
             for i, result in zip(todo, results, strict=True):
