@@ -23,8 +23,12 @@ import numpy as np
 
 from asr_assets.asr.audio import Audio, load_audio
 from asr_assets.asr.batched import transcribe_batched
+from asr_assets.asr.checkpoints import load_checkpoint
 from asr_assets.asr.constants import SAMPLE_RATE
 from asr_assets.asr.features import log_mel_spectrogram
+from asr_assets.asr.litert.programs import ensure_programs
+from asr_assets.asr.litert.runtime import LiteRtEngine
+from asr_assets.asr.modes import check_runtime, check_sequential
 from asr_assets.asr.rounds import Stream, WindowDecoder
 from asr_assets.asr.runtime import WhisperRuntime
 from asr_assets.asr.segments import restore_times
@@ -46,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_OPTIONS = TranscriptionOptions()  # faster-whisper's defaults (frozen, so one shared instance is safe)
 
-ENGINES = ("xla", "litert")
-
 
 class Transcriber:
     """Whisper in TensorFlow over whole recordings. One per process: it owns the compiled model."""
@@ -58,22 +60,13 @@ class Transcriber:
         """engine "xla": the Keras model compiled by XLA (float32; both modes, faster-whisper parity).
         engine "litert": LiteRT programs of compute type "int8" or "float32" (batched mode only), with no
         TensorFlow in the process once the programs are cached (litert/programs.py)."""
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-        # Each runtime is imported only when chosen: XLA brings TensorFlow, which a LiteRT process never loads.
+        check_runtime(engine, compute_type)
         self.runtime: WhisperRuntime
         if engine == "litert":
-            from asr_assets.asr.litert.programs import ensure_programs
-            from asr_assets.asr.litert.runtime import LiteRtEngine
-
             checkpoint, directory = ensure_programs(model_path, compute_type)
             self.runtime = LiteRtEngine(checkpoint, directory)
         else:
-            if compute_type != "float32":
-                raise ValueError(
-                    f"the xla engine computes in float32 only; use engine='litert' for compute type {compute_type!r}"
-                )
-            from asr_assets.asr.checkpoints import load_checkpoint
+            # Imported only when chosen: it brings TensorFlow, which a LiteRT process never loads.
             from asr_assets.asr.xla_runtime import XlaRuntime
 
             checkpoint, weights = load_checkpoint(model_path)
@@ -128,11 +121,7 @@ class Transcriber:
         decoder = WindowDecoder(self.runtime, self.tokenizer, self.stats)
         if options.batched:
             return transcribe_batched(decoder, self.checkpoint.dims.n_mels, loaded, options, progress)
-        if self.engine_name != "xla":
-            raise ValueError(
-                "sequential decoding (timestamps, previous-text prompts, temperature fallback) runs on the xla "
-                "engine; use TranscriptionOptions(batched=True) or Transcriber(engine='xla')"
-            )
+        check_sequential(self.engine_name)
         streams = self._streams(loaded, options)
         pending = list(streams)  # not started yet, in input order
         live: list[Stream] = []
