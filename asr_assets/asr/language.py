@@ -16,6 +16,7 @@ import numpy as np
 from asr_assets.asr.audio import Audio
 from asr_assets.asr.constants import N_FRAMES, N_SAMPLES
 from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
+from asr_assets.asr.transcribe import Transcriber
 
 TOP = 5
 
@@ -27,7 +28,7 @@ class LanguageGuess:
     top: dict[str, float]  # the TOP most likely languages and their probabilities
 
 
-def detect_language(transcriber, audio: Audio) -> LanguageGuess:
+def detect_language(transcriber: Transcriber, audio: Audio) -> LanguageGuess:
     """The most likely language of `audio` for the transcriber's checkpoint (English for an English-only one)."""
     if not transcriber.checkpoint.is_multilingual:
         return LanguageGuess("en", 1.0, {"en": 1.0})

@@ -8,8 +8,10 @@ schedule: each round takes the current window of up to `batch_size` live streams
 alignment once for all of them (the decoder's cost per step is dominated by reading the vocabulary projection,
 whatever the batch). Only the rows that fail a threshold are decoded again at the next temperature.
 
-With `vad=True` (opt-in) each channel's long silences are cut first (vad.py) and times mapped back afterwards,
-as faster-whisper does with `vad_filter=True`.
+This module builds the runtime (runtime.py; which one a mode uses is modes.py's decision) and schedules the streams;
+one round over their windows is rounds.py, and `TranscriptionOptions(batched=True)` hands the whole batch to
+batched.py instead. With `vad=True` (opt-in) each channel's long silences are cut first (vad.py) and times mapped
+back afterwards, as faster-whisper does with `vad_filter=True`.
 """
 
 from __future__ import annotations
