@@ -304,6 +304,12 @@ def export_locations() -> None:
     os.environ["ASR_HOME"] = str(config.home)
 
 
+def quiet_tensorflow_logs() -> None:
+    """Hide TensorFlow's C++ start-up lines (oneDNN, CPU features) from a terminal user, unless TF_CPP_MIN_LOG_LEVEL
+    is already set; it must happen before TensorFlow is imported, which reads it once."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
 @contextmanager
 def environ_overrides(values: Mapping[str, str]) -> Iterator[None]:
     """Set `values` in os.environ for the block (for libraries that copy os.environ into a subprocess, such as

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from asr_assets.asr.evaluation import EvalItem, normalize, score
-from asr_assets.asr.transcribe import TranscriptionOptions
+from asr_assets.asr.types import TranscriptionOptions
 from benchmarks.engines import GROUPS, PEER, SAME_MATH, EngineConfig, load_engine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # where `python -m benchmarks` finds this package

@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from asr_assets.asr.cli import file_result, transcribe_files
-from asr_assets.asr.transcribe import Progress
+from asr_assets.asr.modes import ENGINES as OUR_RUNTIMES
+from asr_assets.asr.modes import Mode, choose_mode
+from asr_assets.asr.types import Progress
 
 ENGINES = ("ours", "faster-whisper")
-RUNTIMES = ("litert", "xla")  # ours only
+RUNTIMES = OUR_RUNTIMES  # ours only: "litert", "xla" (asr/modes.py)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,12 @@ class EngineConfig:
     @property
     def mode(self) -> str:
         return "batched" if self.batched else "sequential"
+
+    def engine_mode(self) -> Mode:
+        """Ours: the engine's Mode of this setting (asr/modes.py), as `asr-assets transcribe` builds it from the
+        same options (vad is the Silero VAD of the sequential mode)."""
+        vad = None if self.vad is None else "silero" if self.vad else "none"
+        return choose_mode(self.mode, compute_type=self.compute_type, vad=vad, engine=self.runtime)
 
     @property
     def group(self) -> str:
@@ -104,23 +112,14 @@ class OursEngine:
         from asr_assets.asr.transcribe import Transcriber
 
         self.config = config
-        self.transcriber = Transcriber(
-            config.model_path, engine=config.runtime, compute_type=config.compute_type
-        )
+        mode = config.engine_mode()
+        self.transcriber = Transcriber(config.model_path, engine=mode.engine, compute_type=mode.compute_type)
         self.model_version = self.transcriber.model_version
 
     def options(self):
-        from asr_assets.asr.transcribe import TranscriptionOptions
-
-        options = TranscriptionOptions(
-            beam_size=self.config.beam_size,
-            word_timestamps=True,
-            batched=self.config.batched,
-            language=self.config.language,
+        return self.config.engine_mode().options(
+            beam_size=self.config.beam_size, word_timestamps=True, language=self.config.language
         )
-        if self.config.vad is None or self.config.batched:
-            return options
-        return replace(options, vad=self.config.vad)
 
     def run(self, paths: Sequence[str | Path], progress: Progress | None = None) -> EngineRun:
         return EngineRun(*transcribe_files(self.transcriber, paths, self.options(), progress))

@@ -25,14 +25,15 @@ def run_langid(root: str | Path, model: str, min_s: float, limit: int | None, en
     from asr_assets.asr.audio import load_audio
     from asr_assets.asr.evaluation import select_items
     from asr_assets.asr.language import detect_language
+    from asr_assets.asr.modes import choose_mode
     from asr_assets.asr.transcribe import Transcriber
 
     items = [item for item in select_items(root, None) if expected_language(item.set_name)]
     if limit is not None and 0 < limit < len(items):
         items = [items[i * len(items) // limit] for i in range(limit)]
-    transcriber = (
-        Transcriber(model, engine="litert", compute_type="int8") if engine == "litert" else Transcriber(model)
-    )
+    # litert: the batched mode's runtime (the pipeline's identifier); else the sequential mode's (XLA float32)
+    mode = choose_mode("batched" if engine == "litert" else "sequential")
+    transcriber = Transcriber(model, engine=mode.engine, compute_type=mode.compute_type)
     rows, skipped_short = [], 0
     start = time.perf_counter()
     for item in items:

@@ -67,17 +67,17 @@ def profile_ours(mels: np.ndarray, repeat: int) -> tuple[list[StageTime], list[i
         ("litert-int8", "litert", "int8"),
     ):
         transcriber = Transcriber(engine=engine, compute_type=compute_type)
-        backend, tok = transcriber.backend, transcriber.tokenizer
+        runtime, tok = transcriber.runtime, transcriber.tokenizer
         prompt = [*tok.sot_sequence, tok.no_timestamps]
-        ms, encoded = _fastest(lambda b=backend: b.encode(mels), repeat)
+        ms, encoded = _fastest(lambda r=runtime: r.encode(mels), repeat)
         times.append(StageTime(label, "encoder", ms))
         for beam in (1, 5):
             options = GenerateOptions(beam_size=beam, without_timestamps=True)
-            ms, results = _fastest(partial(backend.generate, encoded, [prompt] * len(mels), options), repeat)
+            ms, results = _fastest(partial(runtime.generate, encoded, [prompt] * len(mels), options), repeat)
             steps = max(len(r.tokens) for r in results)
             times.append(StageTime(label, f"generate beam {beam}", ms, steps))
             texts = [[t for t in r.tokens if t < tok.eot] for r in results]
-            ms, _ = _fastest(partial(backend.align, encoded, texts), repeat)
+            ms, _ = _fastest(partial(runtime.align, encoded, texts), repeat)
             times.append(StageTime(label, f"align (beam {beam} text)", ms))
     return times, prompt
 

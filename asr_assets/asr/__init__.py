@@ -6,7 +6,8 @@ Transcriber is built, so importing this package stays cheap.
 
 from asr_assets.asr.audio import SAMPLE_RATE, Audio, load_audio, load_audio_bytes
 from asr_assets.asr.errors import AsrError, AudioDecodeError, CheckpointError, UnsupportedAudioError
-from asr_assets.asr.transcribe import Segment, Transcriber, TranscriptionOptions, TranscriptionStats, Word
+from asr_assets.asr.transcribe import Transcriber
+from asr_assets.asr.types import Segment, TranscriptionOptions, TranscriptionStats, Word
 from asr_assets.asr.vad import EnergyVadOptions, VadOptions
 
 __all__ = [

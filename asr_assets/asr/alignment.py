@@ -13,8 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from asr_assets.asr.decoding import WINDOW_BUCKETS, WhisperEngine, bucket
-
-ALIGN_BUCKETS = (16, 32, 64, 128, 256, 448)  # right-padded forced-alignment lengths
+from asr_assets.asr.runtime import XLA_ALIGN_BUCKETS
 
 
 class Aligner:
@@ -61,7 +60,7 @@ class Aligner:
             seqs = [[*sot_sequence, tok.no_timestamps, *t, tok.eot] for t in texts]
             m = len(seqs)
             w = bucket(m, WINDOW_BUCKETS)
-            length = bucket(max(len(s) for s in seqs), ALIGN_BUCKETS)
+            length = bucket(max(len(s) for s in seqs), XLA_ALIGN_BUCKETS)
             inputs = np.zeros((w, length), np.int32)
             targets = np.zeros((w, length), np.int32)
             for i, s in enumerate(seqs):

@@ -20,17 +20,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from queue import Full, Queue
 from threading import Event, Thread
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from asr_assets.asr import segments as seg
+from asr_assets.asr.audio import Audio
 from asr_assets.asr.constants import FRAMES_PER_SECOND, N_FRAMES, SAMPLE_RATE
+from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
+from asr_assets.asr.rounds import WindowDecoder
+from asr_assets.asr.segments import restore_times
+from asr_assets.asr.types import Progress, Segment, TranscriptionOptions, Word
 from asr_assets.asr.vad import SpeechMap, VadOptions, pack_chunks, speech_regions
-
-if TYPE_CHECKING:
-    from asr_assets.asr.audio import Audio
-    from asr_assets.asr.transcribe import Progress, Segment, Transcriber, TranscriptionOptions
 
 CHUNK_S = 30.0  # faster-whisper's chunk_length
 # BatchedInferencePipeline's VAD defaults: VadOptions(max_speech_duration_s=chunk_length, min_silence 160 ms).
@@ -55,39 +56,38 @@ class _Channel:
 
 
 def transcribe_batched(
-    transcriber: Transcriber,
+    decoder: WindowDecoder,
+    n_mels: int,
     audios: list[Audio],
     options: TranscriptionOptions,
     progress: Progress | None = None,
 ) -> list[list[Segment]]:
-    """One list of segments per input (sorted by start, channel), decoded under the batched rules above."""
-    from asr_assets.asr.transcribe import Segment, Word
-
-    stats = transcriber.stats
+    """One list of segments per input (sorted by start, channel), decoded under the batched rules above with
+    `decoder`'s runtime and language; n_mels: the checkpoint's mel bins."""
+    stats = decoder.stats
     channels: list[_Channel] = []
     # TranscriptionOptions' default VadOptions() are the sequential mode's; the batched mode's own are
     # BATCHED_VAD. Any other detector settings given (EnergyVadOptions, a tuned VadOptions) are used as given.
     vad_options = BATCHED_VAD if options.vad_options == VadOptions() else options.vad_options
-    n_mels = transcriber.checkpoint.dims.n_mels
     front_end = _front_end(audios, channels, vad_options, n_mels, stats)
     if options.overlap_front_end:
         front_end = _prefetched(front_end, depth=2 * options.batch_size)
 
-    engine = transcriber.backend
-    tokenizer = transcriber.tokenizer
+    runtime = decoder.runtime
+    tokenizer = decoder.tokenizer
     prompt = seg.get_prompt(tokenizer, [], without_timestamps=True)
-    gen = transcriber.generate_options(options, temperature=options.temperatures[0], without_timestamps=True)
+    gen = decoder.generate_options(options, temperature=options.temperatures[0], without_timestamps=True)
     out: list[list[Segment]] = [[] for _ in audios]
     for batch in _batches(front_end, options.batch_size, progress):
         mels = np.stack([ch.mel for ch in batch])
 
         start = time.perf_counter()
-        encoded = engine.encode(mels)
+        encoded = runtime.encode(mels)
         stats.encoder_s += time.perf_counter() - start
         stats.windows += len(batch)
 
         start = time.perf_counter()
-        results = engine.generate(encoded, [prompt] * len(batch), gen)
+        results = runtime.generate(encoded, [prompt] * len(batch), gen)
         stats.decoder_s += time.perf_counter() - start
         stats.decoded_rows += len(batch)
 
@@ -105,7 +105,7 @@ def transcribe_batched(
 
         if options.word_timestamps:
             start = time.perf_counter()
-            transcriber.add_words(encoded, windows, sizes, [channels[ch.stream] for ch in batch], options)
+            decoder.add_words(encoded, windows, sizes, [channels[ch.stream] for ch in batch], options)
             stats.alignment_s += time.perf_counter() - start
 
         for ch, result, current in zip(batch, results, windows, strict=True):
@@ -130,8 +130,6 @@ def transcribe_batched(
                     float(options.temperatures[0]),
                 )
                 if stream.speech_map is not None:
-                    from asr_assets.asr.transcribe import restore_times
-
                     segment = restore_times(segment, stream.speech_map, clip=True)
                 out[stream.file].append(segment)
             if progress and ch.share_s:
@@ -141,8 +139,6 @@ def transcribe_batched(
 
 def _front_end(audios, channels: list[_Channel], vad_options, n_mels: int, stats) -> Iterator[_Chunk]:
     """VAD, packing and features, channel after channel, as the batches need them (appends to `channels`)."""
-    from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
-
     for i, audio in enumerate(audios):
         for c, samples in enumerate(audio.channels):
             start = time.perf_counter()

@@ -18,15 +18,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asr_assets import settings
+from asr_assets.asr import transcribe
+from asr_assets.asr.modes import COMPUTE_TYPES, ENGINES, MODES, Mode, choose_mode
+
 if TYPE_CHECKING:
     from asr_assets.asr.audio import Audio
-    from asr_assets.asr.transcribe import Progress, Segment, Transcriber, TranscriptionOptions
+    from asr_assets.asr.transcribe import Transcriber
+    from asr_assets.asr.types import Progress, Segment, TranscriptionOptions
 
 
-MODES = ("batched", "sequential")
 FILES_PER_GROUP = 8  # files transcribed together by `transcribe` before their results are printed
 PROGRESS_MIN_S = 60.0  # channel-seconds of a group from which `transcribe` shows a progress bar on stderr
-COMPUTE_TYPES = ("int8", "float32")
 
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,7 +49,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--engine",
-        choices=("litert", "xla"),
+        choices=ENGINES,
         default=None,
         help="runtime: litert (TensorFlow Lite, no TensorFlow import) or xla (TensorFlow, float32; the only one "
         "for the sequential mode) (default: litert in batched mode, xla in sequential mode)",
@@ -158,51 +161,35 @@ def file_results(
     return results
 
 
+def chosen_mode(args: argparse.Namespace) -> Mode:
+    """The Mode of --mode / --compute-type / --vad / --engine (modes.py; --vad is Silero's, sequential mode only)."""
+    vad = None if args.vad is None else "silero" if args.vad else "none"
+    return choose_mode(args.mode, compute_type=args.compute_type, vad=vad, engine=args.engine)
+
+
 def transcription_options(args: argparse.Namespace) -> TranscriptionOptions:
-    from asr_assets.asr.transcribe import TranscriptionOptions
-
-    options = TranscriptionOptions(
-        beam_size=args.beam_size,
-        word_timestamps=True,
-        batched=args.mode == "batched",
-        language="en" if args.language == "auto" else args.language,
-    )
-    return options if args.vad is None else replace(options, vad=args.vad)
-
-
-def engine_choice(args: argparse.Namespace) -> tuple[str, str]:
-    """(engine, compute type) from --mode / --engine / --compute-type and their mode-dependent defaults."""
-    batched = args.mode == "batched"
-    compute_type = args.compute_type or ("int8" if batched else "float32")
-    engine = args.engine or ("litert" if batched or compute_type == "int8" else "xla")
-    return engine, compute_type
+    language = "en" if args.language == "auto" else args.language
+    return chosen_mode(args).options(beam_size=args.beam_size, word_timestamps=True, language=language)
 
 
 def options_label(args: argparse.Namespace) -> str:
     """litert-int8-batched-beam5, xla-float32-sequential-vad-beam1: the setting's name in reports."""
-    engine, compute_type = engine_choice(args)
+    mode = chosen_mode(args)
     vad = "" if args.vad is None or args.mode == "batched" else ("-vad" if args.vad else "-novad")
-    return f"{engine}-{compute_type}-{args.mode}{vad}-beam{args.beam_size}"
+    return f"{mode.engine}-{mode.compute_type}-{args.mode}{vad}-beam{args.beam_size}"
 
 
 def build_transcriber(args: argparse.Namespace) -> Transcriber:
-    from asr_assets.asr.transcribe import Transcriber
-
-    engine, compute_type = engine_choice(args)
-    return Transcriber(args.model, engine=engine, compute_type=compute_type)
-
-
-def _quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up lines (oneDNN, CPU features) are not for a terminal user; -v keeps them."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    mode = chosen_mode(args)
+    return transcribe.Transcriber(args.model, engine=mode.engine, compute_type=mode.compute_type)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from asr_assets.asr.audio import load_audio
     from asr_assets.asr.errors import AsrError
 
-    if not getattr(args, "verbose", False):
-        _quiet_tensorflow()
+    if not getattr(args, "verbose", False):  # -v keeps TensorFlow's start-up lines
+        settings.quiet_tensorflow_logs()
     missing = [path for path in args.files if not os.path.isfile(path)]
     if missing:  # before the model loads: a typo should not cost the engine's start-up
         for path in missing:
@@ -320,10 +307,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # Per-set speed is not measured separately when files are batched together: use the overall rate.
         s["audio_s"] = durations[name]
         s["speed"] = audio_s / wall_s
+    mode = chosen_mode(args)
     report = {
         "config": {
-            "engine": engine_choice(args)[0],
-            "compute_type": engine_choice(args)[1],
+            "engine": mode.engine,
+            "compute_type": mode.compute_type,
             "mode": args.mode,
             "beam_size": args.beam_size,
             "model_path": args.model,

@@ -16,6 +16,7 @@ import numpy as np
 from asr_assets.asr.audio import Audio
 from asr_assets.asr.constants import N_FRAMES, N_SAMPLES
 from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
+from asr_assets.asr.transcribe import Transcriber
 
 TOP = 5
 
@@ -27,11 +28,11 @@ class LanguageGuess:
     top: dict[str, float]  # the TOP most likely languages and their probabilities
 
 
-def detect_language(transcriber, audio: Audio) -> LanguageGuess:
+def detect_language(transcriber: Transcriber, audio: Audio) -> LanguageGuess:
     """The most likely language of `audio` for the transcriber's checkpoint (English for an English-only one)."""
     if not transcriber.checkpoint.is_multilingual:
         return LanguageGuess("en", 1.0, {"en": 1.0})
-    tokens = transcriber.english_tokenizer.language_tokens
+    tokens = transcriber.checkpoint_tokenizer.language_tokens
     codes = list(tokens)
     n_mels = transcriber.checkpoint.dims.n_mels
     mels = [
@@ -43,8 +44,8 @@ def detect_language(transcriber, audio: Audio) -> LanguageGuess:
         raise ValueError(
             f"{audio.path or 'the recording'} is digital silence: there is no language to identify"
         )
-    encoded = transcriber.backend.encode(np.stack(mels).astype(np.float32))
-    logprobs = transcriber.backend.language_logprobs(encoded, [tokens[c] for c in codes])
+    encoded = transcriber.runtime.encode(np.stack(mels).astype(np.float32))
+    logprobs = transcriber.runtime.language_logprobs(encoded, [tokens[c] for c in codes])
     probs = np.exp(logprobs).mean(axis=0)
     order = np.argsort(-probs)
     return LanguageGuess(

@@ -6,12 +6,9 @@ suppress_tokens at every step, suppress_blank at the first, and Whisper's timest
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import tensorflow as tf
 
-if TYPE_CHECKING:
-    from asr_assets.asr.decoding import SpecialTokens
+from asr_assets.asr.decoding_types import SpecialTokens
 
 
 def apply_rules(logits, t, hist, rules, suppress, begin, max_init, tok: SpecialTokens):

@@ -1,15 +1,19 @@
 """Pure helpers of long-form decoding, ported from faster-whisper 1.2.1 `WhisperModel` (transcribe.py):
-`get_prompt`, `_split_segments_by_timestamps`, `get_compression_ratio`, `get_suppressed_tokens` and
-`utils.get_end`. Kept free of the model so they can be tested on token lists.
+`get_prompt`, `_split_segments_by_timestamps`, `get_compression_ratio`, `get_suppressed_tokens`,
+`utils.get_end` and `restore_speech_timestamps` (`restore_times`). Kept free of the model so they can be tested on
+token lists.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from asr_assets.asr.constants import MAX_LENGTH, TIME_PRECISION
+from asr_assets.asr.types import Segment
+from asr_assets.asr.vad import SpeechMap
 
 INPUT_STRIDE = 2  # mel frames per encoder position (conv2 stride)
 
@@ -102,4 +106,29 @@ def last_end(segments: list[dict[str, Any]]) -> float | None:
     return next(
         (w["end"] for s in reversed(segments) for w in reversed(s.get("words") or [])),
         segments[-1]["end"] if segments else None,
+    )
+
+
+def restore_times(segment: Segment, speech_map: SpeechMap, clip: bool = False) -> Segment:
+    """Map a segment found in speech-only audio back to the recording's timeline (restore_speech_timestamps).
+
+    clip: keep each word inside the speech region of its midpoint. Without it (faster-whisper), a word that
+    DTW stretched across a splice point ends inside the silence that was cut, and talk time grows by the overhang.
+    """
+    if segment.words:
+        words = []
+        for w in segment.words:
+            chunk = speech_map.chunk_index((w.start + w.end) / 2)  # both ends in the same chunk
+            start = speech_map.original_time(w.start, chunk)
+            end = speech_map.original_time(w.end, chunk)
+            if clip:
+                low, high = speech_map.region_s(chunk)
+                start = round(min(max(start, low), high), 2)
+                end = round(min(max(end, start), high), 2)
+            words.append(replace(w, start=start, end=end))
+        return replace(segment, start=words[0].start, end=words[-1].end, words=tuple(words))
+    return replace(
+        segment,
+        start=speech_map.original_time(segment.start),
+        end=speech_map.original_time(segment.end, is_end=True),
     )

@@ -8,174 +8,49 @@ schedule: each round takes the current window of up to `batch_size` live streams
 alignment once for all of them (the decoder's cost per step is dominated by reading the vocabulary projection,
 whatever the batch). Only the rows that fail a threshold are decoded again at the next temperature.
 
-With `vad=True` (opt-in) each channel's long silences are cut first (vad.py) and times mapped back afterwards,
-as faster-whisper does with `vad_filter=True`.
+This module builds the runtime (runtime.py; which one a mode uses is modes.py's decision) and schedules the streams;
+one round over their windows is rounds.py, and `TranscriptionOptions(batched=True)` hands the whole batch to
+batched.py instead. With `vad=True` (opt-in) each channel's long silences are cut first (vad.py) and times mapped
+back afterwards, as faster-whisper does with `vad_filter=True`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from asr_assets.asr import segments as seg
 from asr_assets.asr.audio import Audio, load_audio
-from asr_assets.asr.constants import FRAMES_PER_SECOND, MAX_LENGTH, N_FRAMES, SAMPLE_RATE, TIME_PRECISION
-from asr_assets.asr.vad import EnergyVadOptions, SpeechMap, VadOptions, collect_speech, speech_regions
+from asr_assets.asr.batched import transcribe_batched
+from asr_assets.asr.checkpoints import load_checkpoint
+from asr_assets.asr.constants import SAMPLE_RATE
+from asr_assets.asr.features import log_mel_spectrogram
+from asr_assets.asr.litert.programs import ensure_programs
+from asr_assets.asr.litert.runtime import LiteRtEngine
+from asr_assets.asr.modes import check_runtime, check_sequential
+from asr_assets.asr.rounds import Stream, WindowDecoder
+from asr_assets.asr.runtime import WhisperRuntime
+from asr_assets.asr.segments import restore_times
+from asr_assets.asr.tokenizer import Tokenizer
+from asr_assets.asr.types import Progress, Segment, TranscriptionOptions, TranscriptionStats, Word
+from asr_assets.asr.vad import SpeechMap, collect_speech, speech_regions
+
+# The public types' home is types.py; importing them from here keeps working (`asr_assets.asr` re-exports them too).
+__all__ = [
+    "Progress",
+    "Segment",
+    "Transcriber",
+    "TranscriptionOptions",
+    "TranscriptionStats",
+    "Word",
+]
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[float], None]  # receives audio seconds done since the last call
-
-
-@dataclass(frozen=True)
-class Word:
-    start: float  # seconds from the start of the recording
-    end: float
-    word: str  # with its leading space, as Whisper writes it
-    probability: float  # mean probability of its tokens in the forced alignment pass
-
-
-@dataclass(frozen=True)
-class Segment:
-    start: float
-    end: float
-    text: str
-    words: tuple[Word, ...]
-    channel: int
-    avg_logprob: float
-    no_speech_prob: float
-    compression_ratio: float
-    temperature: float = 0.0
-
-
-@dataclass(frozen=True)
-class TranscriptionOptions:
-    """faster-whisper's `transcribe` defaults, except word timestamps on and the per-channel VAD."""
-
-    # The spoken language (a Whisper code: "en", "fr", "es", ...): its token starts every decoder prompt and the
-    # forced alignment. An English-only checkpoint (tiny.en) takes "en" only; a multilingual one any of its own.
-    language: str = "en"
-    beam_size: int = 5
-    best_of: int = 5
-    patience: float = 1.0
-    length_penalty: float = 1.0
-    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    compression_ratio_threshold: float | None = 2.4
-    log_prob_threshold: float | None = -1.0
-    no_speech_threshold: float | None = 0.6
-    condition_on_previous_text: bool = True
-    prompt_reset_on_temperature: float = 0.5
-    initial_prompt: str | None = None
-    suppress_blank: bool = True
-    suppress_tokens: tuple[int, ...] = (-1,)
-    without_timestamps: bool = False
-    max_initial_timestamp: float = 1.0
-    max_new_tokens: int | None = None
-    word_timestamps: bool = True
-    prepend_punctuations: str = "\"'“¿([{-"
-    append_punctuations: str = "\"'.。,，!！?？:：”)]}、"
-    # Cut long silences per channel before the encoder (vad.py). Off by default: why is in BENCHMARKS.md ("Silero
-    # VAD"). EnergyVadOptions selects the energy detector, which the pipeline uses.
-    vad: bool = False
-    vad_options: VadOptions | EnergyVadOptions = VadOptions()
-    batch_size: int = 8  # windows per encoder/decoder/alignment batch, across files and channels
-    # faster-whisper's BatchedInferencePipeline rules (batched.py): VAD chunks of <= 30 s, no timestamps, no
-    # previous text, the first temperature only. vad/vad_options/min_piece_s are the sequential mode's.
-    batched: bool = False
-    overlap_front_end: bool = True  # batched mode: VAD + features of the next chunks in a background thread
-    min_piece_s: float = 60.0  # VAD only: shortest run of speech decoded as its own stream (see _streams)
-
-
-@dataclass
-class TranscriptionStats:
-    """Wall seconds per stage, summed over calls; the bench reads these to show where time goes."""
-
-    front_end_s: float = 0.0  # VAD + log-mel
-    encoder_s: float = 0.0
-    decoder_s: float = 0.0  # generate(), fallbacks included
-    alignment_s: float = 0.0  # forced pass + DTW + word post-processing
-    windows: int = 0
-    decoded_rows: int = 0  # windows x temperatures actually decoded
-    skipped_no_speech: int = 0
-    channel_s: float = 0.0  # audio seconds per channel, summed
-    speech_s: float = 0.0  # of which kept by the VAD (equal to channel_s without VAD)
-
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "front_end": self.front_end_s,
-            "encoder": self.encoder_s,
-            "decoder": self.decoder_s,
-            "alignment": self.alignment_s,
-            "windows": self.windows,
-            "decoded_rows": self.decoded_rows,
-            "skipped_no_speech": self.skipped_no_speech,
-            "channel_s": self.channel_s,
-            "speech_s": self.speech_s,
-        }
-
-
-ENGINES = ("xla", "litert")
-
-
-class XlaBackend:
-    """decoding.WhisperEngine + alignment.Aligner behind the interface LiteRtEngine has (encode, select, generate,
-    align), so that the transcription code does not know which runtime runs the network."""
-
-    def __init__(self, engine):
-        from asr_assets.asr.alignment import Aligner
-
-        self.engine = engine
-        self.aligner = Aligner(engine)
-
-    def encode(self, mel):
-        return self.engine.encode(mel)
-
-    @staticmethod
-    def select(encoded, rows):
-        import tensorflow as tf
-
-        return tf.gather(encoded, list(rows))
-
-    def generate(self, encoded, prompts, options):
-        return self.engine.generate(encoded, prompts, options)
-
-    def align(self, encoded, texts, **kwargs):
-        return self.aligner.align(encoded, texts, **kwargs)
-
-    def language_logprobs(self, encoded, candidates):
-        """LiteRtEngine.language_logprobs on the XLA engine: the prefill's logits, log-softmax over candidates."""
-        logits = self.engine.sot_logits(encoded)[:, list(candidates)].astype(np.float64)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
-@dataclass
-class _Stream:
-    """One channel of one file being transcribed: its features and its long-form decoding state."""
-
-    file: int
-    channel: int
-    samples: np.ndarray | None  # freed once features exist
-    duration_s: float  # of the original channel, for progress
-    speech_map: SpeechMap | None = None
-    features: np.ndarray | None = None  # (n_mels, content_frames + 1)
-    content_frames: int = 0
-    seek: int = 0
-    all_tokens: list[int] = field(default_factory=list)
-    prompt_reset_since: int = 0
-    last_speech_timestamp: float = 0.0
-    segments: list[Segment] = field(default_factory=list)
-    reported_s: float = 0.0
-
-    @property
-    def done(self) -> bool:
-        return self.features is not None and self.seek >= self.content_frames
+DEFAULT_OPTIONS = TranscriptionOptions()  # faster-whisper's defaults (frozen, so one shared instance is safe)
 
 
 class Transcriber:
@@ -187,36 +62,29 @@ class Transcriber:
         """engine "xla": the Keras model compiled by XLA (float32; both modes, faster-whisper parity).
         engine "litert": LiteRT programs of compute type "int8" or "float32" (batched mode only), with no
         TensorFlow in the process once the programs are cached (litert/programs.py)."""
-        from asr_assets.asr.tokenizer import Tokenizer
-
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        check_runtime(engine, compute_type)
+        self.runtime: WhisperRuntime
         if engine == "litert":
-            from asr_assets.asr.litert.programs import ensure_programs
-            from asr_assets.asr.litert.runtime import LiteRtEngine
-
             checkpoint, directory = ensure_programs(model_path, compute_type)
-            self.backend: Any = LiteRtEngine(checkpoint, directory)
+            self.runtime = LiteRtEngine(checkpoint, directory)
         else:
-            if compute_type != "float32":
-                raise ValueError(
-                    f"the xla engine computes in float32 only; use engine='litert' for compute type {compute_type!r}"
-                )
-            from asr_assets.asr.checkpoints import load_checkpoint
-            from asr_assets.asr.decoding import WhisperEngine
+            # Imported only when chosen: it brings TensorFlow, which a LiteRT process never loads.
+            from asr_assets.asr.xla_runtime import XlaRuntime
 
             checkpoint, weights = load_checkpoint(model_path)
-            self.backend = XlaBackend(WhisperEngine(checkpoint, weights))
+            self.runtime = XlaRuntime(checkpoint, weights)
         self.engine_name, self.compute_type = engine, compute_type
         self.checkpoint = checkpoint
         self.model_version = checkpoint.version
-        self.english_tokenizer = Tokenizer.from_file(
+        # The checkpoint's tokenizer as loaded: every language's tokens (`language_tokens`), English in its start
+        # sequence. `tokenizer` is the one of the batch being transcribed, derived from it per batch (use_language).
+        self.checkpoint_tokenizer = Tokenizer.from_file(
             checkpoint.tokenizer_file,
             multilingual=checkpoint.is_multilingual,
             task="transcribe",
             language="en",
         )
-        self.tokenizer = self.english_tokenizer  # the language of the batch being transcribed (set per batch)
+        self.tokenizer = self.checkpoint_tokenizer
         self.stats = TranscriptionStats()
 
     def use_language(self, language: str) -> None:
@@ -227,15 +95,15 @@ class Transcriber:
                     f"{self.checkpoint.path} is an English-only checkpoint and cannot transcribe {language!r}; use a "
                     "multilingual one (model 'base')"
                 )
-            self.tokenizer = self.english_tokenizer
+            self.tokenizer = self.checkpoint_tokenizer
             return
-        self.tokenizer = self.english_tokenizer.with_language(language)
+        self.tokenizer = self.checkpoint_tokenizer.with_language(language)
 
     def reset_stats(self) -> None:
         self.stats = TranscriptionStats()
 
     def transcribe(
-        self, audio: Audio | str | Path, options: TranscriptionOptions = TranscriptionOptions()
+        self, audio: Audio | str | Path, options: TranscriptionOptions = DEFAULT_OPTIONS
     ) -> list[Segment]:
         """All channels of one recording; each Segment carries its channel, times are from the start."""
         return self.transcribe_batch([audio], options)[0]
@@ -243,7 +111,7 @@ class Transcriber:
     def transcribe_batch(
         self,
         audios: Sequence[Audio | str | Path],
-        options: TranscriptionOptions = TranscriptionOptions(),
+        options: TranscriptionOptions = DEFAULT_OPTIONS,
         progress: Progress | None = None,
     ) -> list[list[Segment]]:
         """Like `transcribe` for each file, with windows batched across files and channels.
@@ -252,18 +120,13 @@ class Transcriber:
         """
         loaded = [a if isinstance(a, Audio) else load_audio(a) for a in audios]
         self.use_language(options.language)
+        decoder = WindowDecoder(self.runtime, self.tokenizer, self.stats)
         if options.batched:
-            from asr_assets.asr.batched import transcribe_batched
-
-            return transcribe_batched(self, loaded, options, progress)
-        if self.engine_name != "xla":
-            raise ValueError(
-                "sequential decoding (timestamps, previous-text prompts, temperature fallback) runs on the xla "
-                "engine; use TranscriptionOptions(batched=True) or Transcriber(engine='xla')"
-            )
+            return transcribe_batched(decoder, self.checkpoint.dims.n_mels, loaded, options, progress)
+        check_sequential(self.engine_name)
         streams = self._streams(loaded, options)
         pending = list(streams)  # not started yet, in input order
-        live: list[_Stream] = []
+        live: list[Stream] = []
         while pending or live:
             while pending and len(live) < options.batch_size:
                 stream = pending.pop(0)
@@ -274,7 +137,7 @@ class Transcriber:
                     live.append(stream)
             if not live:
                 continue
-            self._round(live, options)
+            decoder.decode_round(live, options)
             for stream in [s for s in live if s.done]:
                 live.remove(stream)
                 self._finish(stream, progress)
@@ -288,7 +151,7 @@ class Transcriber:
 
     # --- streams: one per channel, or per piece of a channel's speech -----------------------------------
 
-    def _streams(self, audios: list[Audio], options: TranscriptionOptions) -> list[_Stream]:
+    def _streams(self, audios: list[Audio], options: TranscriptionOptions) -> list[Stream]:
         """One stream per channel; with the VAD, a channel's speech is cut at long silences into pieces that
         are decoded as independent streams, so that even a single long call fills the batch.
 
@@ -299,7 +162,7 @@ class Transcriber:
         channels = [(i, c, a.channels[c]) for i, a in enumerate(audios) for c in range(a.channels.shape[0])]
         self.stats.channel_s += sum(len(x) for _, _, x in channels) / SAMPLE_RATE
         if not options.vad:
-            return [_Stream(i, c, x, len(x) / SAMPLE_RATE) for i, c, x in channels]
+            return [Stream(i, c, x, len(x) / SAMPLE_RATE) for i, c, x in channels]
         regions = [speech_regions(x, options.vad_options) for _, _, x in channels]
         total_speech_s = sum(e - s for r in regions for s, e in r) / SAMPLE_RATE
         piece_s = max(options.min_piece_s, total_speech_s / options.batch_size)
@@ -308,19 +171,17 @@ class Transcriber:
             duration_s = len(x) / SAMPLE_RATE
             pieces = _split_regions(channel_regions, round(piece_s * SAMPLE_RATE))
             if not pieces:  # no speech at all: a stream with nothing to decode still reports progress
-                streams.append(_Stream(i, c, np.zeros(0, np.float32), duration_s))
+                streams.append(Stream(i, c, np.zeros(0, np.float32), duration_s))
             speech = sum(e - s for s, e in channel_regions)
             for piece in pieces:
                 share = duration_s * sum(e - s for s, e in piece) / speech
-                streams.append(_Stream(i, c, collect_speech(x, piece), share, SpeechMap(piece)))
+                streams.append(Stream(i, c, collect_speech(x, piece), share, SpeechMap(piece)))
         self.stats.front_end_s += time.perf_counter() - start
         return streams
 
     # --- one stream -------------------------------------------------------------------------------------
 
-    def _prepare(self, stream: _Stream, options: TranscriptionOptions) -> None:
-        from asr_assets.asr.features import log_mel_spectrogram
-
+    def _prepare(self, stream: Stream, options: TranscriptionOptions) -> None:
         start = time.perf_counter()
         samples = stream.samples
         assert samples is not None
@@ -335,14 +196,14 @@ class Transcriber:
             stream.all_tokens.extend(self.tokenizer.encode(" " + options.initial_prompt.strip()))
         self.stats.front_end_s += time.perf_counter() - start
 
-    def _report(self, stream: _Stream, progress: Progress) -> None:
+    def _report(self, stream: Stream, progress: Progress) -> None:
         fraction = min(1.0, stream.seek / stream.content_frames) if stream.content_frames else 1.0
         done = fraction * stream.duration_s
         if done > stream.reported_s:
             progress(done - stream.reported_s)
             stream.reported_s = done
 
-    def _finish(self, stream: _Stream, progress: Progress | None) -> None:
+    def _finish(self, stream: Stream, progress: Progress | None) -> None:
         stream.features = np.zeros(
             (self.checkpoint.dims.n_mels, 1), np.float32
         )  # keep `done` true, free memory
@@ -351,207 +212,6 @@ class Transcriber:
         if progress and stream.duration_s > stream.reported_s:
             progress(stream.duration_s - stream.reported_s)
             stream.reported_s = stream.duration_s
-
-    # --- one batched round ------------------------------------------------------------------------------
-
-    def _round(self, live: list[_Stream], options: TranscriptionOptions) -> None:
-        from asr_assets.asr.features import pad_or_trim
-
-        sizes, mels = [], []
-        for s in live:
-            assert s.features is not None
-            size = min(N_FRAMES, s.content_frames - s.seek)
-            sizes.append(size)
-            mels.append(pad_or_trim(s.features[:, s.seek : s.seek + size], N_FRAMES))
-        start = time.perf_counter()
-        encoder_out = self.backend.encode(np.stack(mels))
-        self.stats.encoder_s += time.perf_counter() - start
-        self.stats.windows += len(live)
-
-        prompts = [
-            seg.get_prompt(self.tokenizer, s.all_tokens[s.prompt_reset_since :], options.without_timestamps)
-            for s in live
-        ]
-        start = time.perf_counter()
-        decoded = self._generate_with_fallback(encoder_out, prompts, options)
-        self.stats.decoder_s += time.perf_counter() - start
-
-        windows: list[tuple[int, list[dict[str, Any]], bool]] = []  # (row, segment dicts, single ending)
-        for row, (s, size, (result, avg_logprob, _, _)) in enumerate(zip(live, sizes, decoded, strict=True)):
-            if options.no_speech_threshold is not None:
-                skip = result.no_speech_prob > options.no_speech_threshold
-                if options.log_prob_threshold is not None and avg_logprob > options.log_prob_threshold:
-                    skip = False  # confident text despite the no-speech probability
-                if skip:
-                    s.seek += size
-                    self.stats.skipped_no_speech += 1
-                    windows.append((row, [], True))
-                    continue
-            time_offset = s.seek / FRAMES_PER_SECOND
-            current, s.seek, single_ending = seg.split_segments_by_timestamps(
-                self.tokenizer.timestamp_begin,
-                result.tokens,
-                time_offset,
-                size,
-                size / FRAMES_PER_SECOND,
-                s.seek,
-            )
-            windows.append((row, current, single_ending))
-
-        if options.word_timestamps:
-            start = time.perf_counter()
-            self._add_words(encoder_out, live, sizes, windows, options)
-            self.stats.alignment_s += time.perf_counter() - start
-
-        for row, current, _ in windows:
-            s = live[row]
-            result, avg_logprob, temperature, ratio = decoded[row]
-            for d in current:
-                text = self.tokenizer.decode(d["tokens"])
-                if d["start"] == d["end"] or not text.strip():
-                    continue
-                s.all_tokens.extend(d["tokens"])
-                words = tuple(
-                    Word(float(w["start"]), float(w["end"]), w["word"], float(w["probability"]))
-                    for w in d.get("words") or ()
-                )
-                s.segments.append(
-                    Segment(
-                        float(d["start"]),
-                        float(d["end"]),
-                        text,
-                        words,
-                        s.channel,
-                        float(avg_logprob),
-                        float(result.no_speech_prob),
-                        float(ratio),
-                        float(temperature),
-                    )
-                )
-            if not options.condition_on_previous_text or temperature > options.prompt_reset_on_temperature:
-                s.prompt_reset_since = len(s.all_tokens)
-
-    def _add_words(self, encoder_out, live, sizes, windows, options: TranscriptionOptions) -> None:
-        """Word timestamps of every window, then faster-whisper's word-based seek rule."""
-        segments = [current for _, current, _ in windows]
-        states = [live[row] for row, _, _ in windows]
-        self.add_words(encoder_out, segments, [sizes[row] for row, _, _ in windows], states, options)
-        for row, current, single_ending in windows:
-            s = live[row]
-            if not current:
-                continue
-            time_offset = current[0]["seek"] / FRAMES_PER_SECOND
-            if not single_ending:
-                end = seg.last_end(current)
-                if end is not None and end > time_offset:
-                    s.seek = round(end * FRAMES_PER_SECOND)
-
-    def add_words(
-        self, encoded, windows: list[list[dict[str, Any]]], sizes: list[int], states, options
-    ) -> None:
-        """Forced alignment of every window's text in one batch, then faster-whisper's word rules.
-
-        windows: per encoded row, its segment dicts (they get "words"); sizes: content frames per row; states:
-        per row an object whose `last_speech_timestamp` is read and advanced (a channel, in order).
-        """
-        from asr_assets.asr.timing import add_word_timestamps, find_alignment
-
-        eot = self.tokenizer.eot
-        rows, texts = [], []
-        for row, current in enumerate(windows):
-            text = [t for d in current for t in d["tokens"] if t < eot]
-            if text:
-                rows.append(row)
-                texts.append(text)
-        alignments: dict[int, list] = {}
-        if rows:
-            aligned = self.backend.align(
-                self.backend.select(encoded, rows), texts, sot_sequence=self.tokenizer.sot_sequence
-            )
-            for row, text, (attention, token_probs) in zip(rows, texts, aligned, strict=True):
-                alignments[row] = find_alignment(self.tokenizer, text, attention, token_probs, sizes[row])
-        for row, current in enumerate(windows):
-            if not current:
-                continue
-            state = states[row]
-            add_word_timestamps(
-                [current],
-                [alignments.get(row, [])],
-                self.tokenizer,
-                options.prepend_punctuations,
-                options.append_punctuations,
-                state.last_speech_timestamp,
-            )
-            end = seg.last_end(current)
-            if end is not None:
-                state.last_speech_timestamp = end
-
-    def generate_options(self, options: TranscriptionOptions, temperature: float, without_timestamps: bool):
-        from asr_assets.asr.decoding_types import GenerateOptions
-
-        return GenerateOptions(
-            beam_size=options.beam_size,
-            patience=options.patience,
-            length_penalty=options.length_penalty,
-            temperature=temperature,
-            best_of=options.best_of,
-            max_new_tokens=options.max_new_tokens or MAX_LENGTH // 2,
-            suppress_tokens=seg.suppressed_tokens(self.tokenizer, options.suppress_tokens),
-            suppress_blank=options.suppress_blank,
-            without_timestamps=without_timestamps,
-            max_initial_timestamp_index=round(options.max_initial_timestamp / TIME_PRECISION),
-        )
-
-    def _generate_with_fallback(self, encoder_out, prompts: list[list[int]], options: TranscriptionOptions):
-        """faster-whisper's `generate_with_fallback` for a batch: rows that fail the compression-ratio or
-        log-prob threshold are decoded again at the next temperature; the others keep their result.
-
-        Returns per row (GenerationResult, avg_logprob, temperature, compression_ratio).
-        """
-        n = len(prompts)
-        final: list[Any] = [None] * n
-        tried: list[list[tuple]] = [[] for _ in range(n)]
-        below_ratio: list[list[tuple]] = [[] for _ in range(n)]
-        todo = list(range(n))
-        temperature = options.temperatures[0]
-        for temperature in options.temperatures:
-            if not todo:
-                break
-            gen = self.generate_options(options, temperature, options.without_timestamps)
-            enc = encoder_out if len(todo) == n else self.backend.select(encoder_out, todo)
-            results = self.backend.generate(enc, [prompts[i] for i in todo], gen)
-            self.stats.decoded_rows += len(todo)
-            failed = []
-            for i, result in zip(todo, results, strict=True):
-                ratio = seg.compression_ratio(self.tokenizer.decode(result.tokens).strip())
-                entry = (result, result.avg_logprob, temperature, ratio)
-                tried[i].append(entry)
-                needs_fallback = False
-                if options.compression_ratio_threshold is not None:
-                    if ratio > options.compression_ratio_threshold:
-                        needs_fallback = True  # too repetitive
-                    else:
-                        below_ratio[i].append(entry)
-                low_logprob = (
-                    options.log_prob_threshold is not None and result.avg_logprob < options.log_prob_threshold
-                )
-                if low_logprob:
-                    needs_fallback = True
-                if (
-                    options.no_speech_threshold is not None
-                    and result.no_speech_prob > options.no_speech_threshold
-                    and low_logprob
-                ):
-                    needs_fallback = False  # silence: the no-speech skip handles it
-                if needs_fallback:
-                    failed.append(i)
-                else:
-                    final[i] = entry
-            todo = failed
-        for i in todo:  # every temperature failed: best avg_logprob, preferring non-repetitive results
-            best = max(below_ratio[i] or tried[i], key=lambda e: e[1])
-            final[i] = (best[0], best[1], temperature, best[3])
-        return final
 
 
 def _split_regions(regions: list[tuple[int, int]], piece_samples: int) -> list[list[tuple[int, int]]]:
@@ -569,30 +229,3 @@ def _split_regions(regions: list[tuple[int, int]], piece_samples: int) -> list[l
     if current:
         pieces.append(current)
     return pieces
-
-
-def restore_times(segment: Segment, speech_map: SpeechMap, clip: bool = False) -> Segment:
-    """Map a segment found in speech-only audio back to the recording's timeline (restore_speech_timestamps).
-
-    clip: keep each word inside the speech region of its midpoint. Without it (faster-whisper), a word that
-    DTW stretched across a splice point ends inside the silence that was cut, and talk time grows by the overhang.
-    """
-    from dataclasses import replace
-
-    if segment.words:
-        words = []
-        for w in segment.words:
-            chunk = speech_map.chunk_index((w.start + w.end) / 2)  # both ends in the same chunk
-            start = speech_map.original_time(w.start, chunk)
-            end = speech_map.original_time(w.end, chunk)
-            if clip:
-                low, high = speech_map.region_s(chunk)
-                start = round(min(max(start, low), high), 2)
-                end = round(min(max(end, start), high), 2)
-            words.append(replace(w, start=start, end=end))
-        return replace(segment, start=words[0].start, end=words[-1].end, words=tuple(words))
-    return replace(
-        segment,
-        start=speech_map.original_time(segment.start),
-        end=speech_map.original_time(segment.end, is_end=True),
-    )

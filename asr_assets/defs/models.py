@@ -82,7 +82,7 @@ def _model_asset(**kwargs):
 
 def speaks(transcriber) -> set[str]:
     return (
-        set(transcriber.english_tokenizer.language_tokens)
+        set(transcriber.checkpoint_tokenizer.language_tokens)
         if transcriber.checkpoint.is_multilingual
         else {"en"}
     )

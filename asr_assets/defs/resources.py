@@ -186,43 +186,36 @@ class WhisperModelResource(dg.ConfigurableResource):
     def primary_model(self) -> str:
         return self.model_path or "tiny.en"
 
-    def transcription_options(self, language: str = "en") -> TranscriptionOptions:
-        from asr_assets.asr.transcribe import TranscriptionOptions
-        from asr_assets.asr.vad import EnergyVadOptions
+    def _engine_mode(self):
+        """modes.Mode of `mode`: runtime, precision and VAD as the engine decides them (asr/modes.py);
+        compute_type is the batched mode's setting, vad the sequential mode's (the energy detector)."""
+        from asr_assets.asr.modes import choose_mode
 
-        if self.mode == "batched":  # faster-whisper's batched rules, its Silero VAD settings included
-            return TranscriptionOptions(batched=True, language=language)
-        return TranscriptionOptions(vad=self.vad, vad_options=EnergyVadOptions(), language=language)
+        batched = self.mode == "batched"
+        return choose_mode(
+            self.mode,
+            compute_type=self.compute_type if batched else None,
+            vad=None if batched else "energy" if self.vad else "none",
+        )
+
+    def transcription_options(self, language: str = "en") -> TranscriptionOptions:
+        return self._engine_mode().options(language=language)
 
     def decoding(self, options: TranscriptionOptions) -> dict[str, Any]:
-        """The options that shape a transcript's words, stored with every call (asr_raw.calls.decoding)."""
-        return {
-            "mode": self.mode,
-            "engine": "litert" if self.mode == "batched" else "xla",
-            "compute_type": self.compute_type if self.mode == "batched" else "float32",
-            "language": options.language,
-            "beam_size": options.beam_size,
-            "temperatures": list(options.temperatures[:1] if options.batched else options.temperatures),
-            "vad": "silero" if options.batched else ("energy" if options.vad else "none"),
-            "without_timestamps": options.batched or options.without_timestamps,
-        }
+        """The settings that shaped a transcript's words, stored with every call (asr_raw.calls.decoding): the
+        mode the transcribers are built from and the options they ran with (modes.Mode.decoding)."""
+        return self._engine_mode().decoding(options)
 
     def transcriber(self, model: str | None = None) -> Transcriber:
         """The Transcriber of `model` (None = the primary), loaded on first use and kept on the resource (never
         when the code location loads). The batched mode runs LiteRT programs and imports no TensorFlow; the
         sequential mode imports it here."""
-        if self.mode not in ("batched", "sequential"):
-            raise ValueError(f"WhisperModelResource.mode is {self.mode!r}; use 'batched' or 'sequential'")
+        mode = self._engine_mode()  # a bad mode or setting fails here, naming it
         model = model or self.model_path
         if model not in self._transcribers:
             from asr_assets.asr.transcribe import Transcriber
 
-            if self.mode == "batched":
-                self._transcribers[model] = Transcriber(
-                    model, engine="litert", compute_type=self.compute_type
-                )
-            else:
-                self._transcribers[model] = Transcriber(model)
+            self._transcribers[model] = Transcriber(model, engine=mode.engine, compute_type=mode.compute_type)
         return self._transcribers[model]
 
 

@@ -80,7 +80,9 @@ def route_calls(
     from asr_assets.asr.language import detect_language
 
     primary = whisper.transcriber()
-    speaks = set(primary.english_tokenizer.language_tokens) if primary.checkpoint.is_multilingual else {"en"}
+    speaks = (
+        set(primary.checkpoint_tokenizer.language_tokens) if primary.checkpoint.is_multilingual else {"en"}
+    )
     detector = None if whisper.language != AUTO else primary if primary.checkpoint.is_multilingual else None
     routes = []
     for call, path in zip(calls, paths, strict=True):

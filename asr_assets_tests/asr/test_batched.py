@@ -8,7 +8,8 @@ import pytest
 from asr_assets.asr.audio import load_audio
 from asr_assets.asr.batched import BATCHED_VAD, CHUNK_S
 from asr_assets.asr.constants import SAMPLE_RATE
-from asr_assets.asr.transcribe import Segment, TranscriptionOptions, Word, restore_times
+from asr_assets.asr.segments import restore_times
+from asr_assets.asr.types import Segment, TranscriptionOptions, Word
 from asr_assets.asr.vad import SpeechMap, pack_chunks, speech_regions
 
 BATCHED = TranscriptionOptions(batched=True)

