@@ -29,19 +29,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cli", ("asr_assets.cli",)),
 )  # fmt: skip
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
-# The only modules that read the environment: settings.py, and the engine's command line (it sets TensorFlow's
-# log level before TensorFlow loads).
-ENVIRONMENT_READERS = {"asr_assets.settings", "asr_assets.asr.cli"}
-# Cycles inside the engine (asr/, its own owner's), each through a deferred or a TYPE_CHECKING-only import, so none
-# fails at import time. Listed so that any other cycle fails the test; drop an entry when its cycle is gone.
-KNOWN_ENGINE_CYCLES = [
-    ["asr_assets.asr.batched", "asr_assets.asr.transcribe"],  # each imports the other inside functions
-    ["asr_assets.asr.checkpoints", "asr_assets.asr.checkpoints.catalog"],  # both inside functions
-    [
-        "asr_assets.asr.decoding",
-        "asr_assets.asr.logit_rules",
-    ],  # logit_rules: SpecialTokens, under TYPE_CHECKING
-]
+# The only module that reads (or writes) the environment.
+ENVIRONMENT_READERS = {"asr_assets.settings"}
 
 
 @dataclass(frozen=True)
@@ -190,7 +179,7 @@ def test_every_module_has_a_layer_and_every_import_points_down():
 
 
 def test_there_is_no_import_cycle_under_asr_assets():
-    assert [group for group in cycles(arrows(module_files())) if group not in KNOWN_ENGINE_CYCLES] == []
+    assert cycles(arrows(module_files())) == []
 
 
 def test_the_checks_catch_an_upward_import_and_a_cycle():
