@@ -9,15 +9,7 @@
     {%- if keys is none or not _has_partition_key(relation) -%}
         {{- return(relation) -}}
     {%- endif -%}
-    {%- set condition -%}
-        partition_key in (
-            {%- for key in keys -%}
-                '{{ key | replace("'", "''") }}'{{ ", " if not loop.last }}
-            {%- else -%}
-                null
-            {%- endfor -%}
-        )
-    {%- endset -%}
+    {%- set condition = _partition_keys_in(keys, 'partition_key') -%}
     {{- return('(select * from ' ~ relation ~ ' where ' ~ condition ~ ')') -}}
 {%- endmacro %}
 

@@ -48,14 +48,22 @@ calls as (
 {#- `column in (<keys>)` on an incremental build (`in (null)`: nothing, when no batch is pending), else true. -#}
 {% macro _pending_batch_condition(keys, column) -%}
     {%- if is_incremental() -%}
-        {{ column }} in (
-            {%- for key in keys -%}
-                '{{ key | replace("'", "''") }}'{{ ", " if not loop.last }}
-            {%- else -%}
-                null
-            {%- endfor -%}
-        )
+        {{ _partition_keys_in(keys, column) }}
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- `column in ('<key>', ...)`, the keys written as literals so that PostgreSQL reads them through the partition_key
+    indexes (and only their partitions of a partitioned table); `in (null)`, no row, when there is no key. Also
+    batches_under_test's condition. -#}
+{% macro _partition_keys_in(keys, column) -%}
+    {{ column }} in (
+        {%- for key in keys -%}
+            '{{ key | replace("'", "''") }}'{{ ", " if not loop.last }}
+        {%- else -%}
+            null
+        {%- endfor -%}
+    )
 {%- endmacro %}
