@@ -33,9 +33,13 @@ install: $(VENV_STAMP)
 demo: install
 	.venv/bin/asr-assets ingest asr_assets/samples/calls
 
-# --durations: the slowest tests are named at the end of every run (its budget: 30 min on 2 cores).
+# The suite spreads over TEST_WORKERS processes (pytest-xdist); --dist loadgroup keeps the tests that share an
+# expensive set-up in one of them (asr_assets_tests/conftest.py: the engine tests, the dbt tests, each other file).
+# --durations: the slowest tests are named at the end of every run (its budget: 20 min on 2 cores).
+TEST_WORKERS ?= 2
+PYTEST := .venv/bin/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup
 test: install browser
-	.venv/bin/python -m pytest -q -ra --durations=25 -m "not k8s_e2e"
+	$(PYTEST) --durations=25 -m "not k8s_e2e"
 
 # The caches docker/Dockerfile bakes into the image (the same commands, checked by test_dockerfile.py), built into
 # ASR_MODEL_CACHE: converted weights, tiny.en's LiteRT programs, the multilingual base's int8 ones. Idempotent.
@@ -60,9 +64,10 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; \
 	fi
 
-# Everything but the tests marked slow (whole pipeline runs, profiling) or needing the evaluation audio.
+# Everything but the tests marked slow (whole pipeline runs, dbt builds, compiled engines, profiling) or needing the
+# evaluation audio: for iteration (its budget: 5 min on 2 cores).
 test-fast: install
-	.venv/bin/python -m pytest -q -ra -m "not slow and not eval and not k8s_e2e"
+	$(PYTEST) --durations=10 -m "not slow and not eval and not k8s_e2e"
 
 # The Dagster UI (webserver + daemon, `dagster dev`) on the local instance: make ui PORT=3001 HOST=0.0.0.0
 ui: install

@@ -28,16 +28,20 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CALLS = REPO / "asr_assets" / "samples" / "calls"
 DATABASE_PARAMS = ["embedded", "external"]
 # make test spreads the suite over the cores (pytest-xdist, --dist loadgroup): the tests of these folders share an
-# expensive session set-up (the engine's compiled programs, the built marts), so each folder runs in one worker;
-# every other file runs whole in one worker, so its module fixtures are built once.
+# expensive session set-up (the engine's compiled programs; the marts built once per database server), so each
+# folder runs in one worker, the dbt tests one worker per server; every other file runs whole in one worker, so its
+# module fixtures are built once.
 SHARED_SETUP_FOLDERS = ("asr_assets_tests/asr", "asr_assets_tests/dbt")
+SERVER_FIXTURES = ("dbt_server",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = item.path.relative_to(REPO).as_posix()
         group = next((folder for folder in SHARED_SETUP_FOLDERS if path.startswith(folder + "/")), path)
-        item.add_marker(pytest.mark.xdist_group(group))
+        params = getattr(item, "callspec", None)
+        server = next((params.params[f] for f in SERVER_FIXTURES if params and f in params.params), None)
+        item.add_marker(pytest.mark.xdist_group(f"{group}[{server}]" if server else group))
 
 
 def private_temp_dir(prefix: str) -> Path:

@@ -40,6 +40,13 @@ def transcriber():
 
 
 @pytest.fixture(scope="session")
+def xla_runtime(transcriber):
+    """The session Transcriber's XLA runtime (its WhisperEngine and Aligner): the decoder and alignment tests reuse
+    its compiled programs instead of compiling tiny.en again."""
+    return transcriber.runtime
+
+
+@pytest.fixture(scope="session")
 def litert_transcribers() -> dict:
     """Transcribers on the LiteRT programs of the bundled tiny.en, one per compute type (built into the model
     cache on first use: ASR_MODEL_CACHE, which `make test` shares between runs)."""

@@ -34,8 +34,8 @@ JFK_GREEDY = [50363, 843, 523, 616, 5891, 3399, 1265, 407, 644, 534, 1499, 460, 
 
 
 @pytest.fixture(scope="module")
-def engine() -> WhisperEngine:
-    return WhisperEngine(*load_checkpoint())
+def engine(xla_runtime) -> WhisperEngine:
+    return xla_runtime.engine
 
 
 @pytest.fixture(scope="module")

@@ -338,25 +338,23 @@ JFK_TOKENS += [1265, 644, 345, 460, 466, 329, 534, 1499, 13]  # ... and the seco
 
 @pytest.mark.eval
 @pytest.mark.slow
-def test_jfk_alignment_equals_ctranslate2_and_the_golden_words(jfk_path):
+def test_jfk_alignment_equals_ctranslate2_and_the_golden_words(jfk_path, xla_runtime):
     """Aligner.align + find_alignment against CTranslate2's own align() on the same window."""
     ctranslate2 = pytest.importorskip("ctranslate2")
     from faster_whisper.audio import decode_audio
 
-    from asr_assets.asr.alignment import Aligner
     from asr_assets.asr.checkpoints import load_checkpoint
-    from asr_assets.asr.decoding import WhisperEngine
     from asr_assets.asr.features import log_mel_spectrogram, pad_or_trim
 
-    checkpoint, weights = load_checkpoint()
+    checkpoint, _ = load_checkpoint()
     tok = Tokenizer.from_file(checkpoint.tokenizer_file, multilingual=checkpoint.is_multilingual)
     audio = decode_audio(str(jfk_path))  # PyAV, as faster-whisper decodes it
     mel = log_mel_spectrogram(audio)
     num_frames = mel.shape[1] - 1
     window = pad_or_trim(mel[:, :num_frames])[None]
 
-    engine = WhisperEngine(checkpoint, weights)
-    ((attention, token_probs),) = Aligner(engine).align(engine.encode(window), [JFK_TOKENS])
+    engine = xla_runtime.engine  # the session's compiled tiny.en and its Aligner
+    ((attention, token_probs),) = xla_runtime.aligner.align(engine.encode(window), [JFK_TOKENS])
     words = find_alignment(tok, JFK_TOKENS, attention, token_probs, num_frames)
 
     ct2 = ctranslate2.models.Whisper(str(checkpoint.path), device="cpu", compute_type="float32")

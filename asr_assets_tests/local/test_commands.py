@@ -338,6 +338,15 @@ def test_evaluate_registers_scores_and_promotes_behind_the_gate(
     next(database, None)  # drops it
 
 
+def _assert_all_stopped(started: list, pgdata: Path) -> None:
+    """Every process a command started has exited (within 30 s of its own end), and so has its embedded server."""
+    import psutil
+
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert alive == [], [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
+    assert not embedded_pg.embedded_postgres_running(pgdata)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_sigterm_of_ui_started_in_the_background_leaves_nothing_running(scratch_asr_home):
@@ -377,9 +386,7 @@ def test_sigterm_of_ui_started_in_the_background_leaves_nothing_running(scratch_
     finally:
         if proc.poll() is None:
             proc.kill()
-    _, alive = psutil.wait_procs(started, timeout=30)
-    assert alive == [], [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
-    assert not embedded_pg.embedded_postgres_running(scratch_asr_home / "pgdata")
+    _assert_all_stopped(started, scratch_asr_home / "pgdata")
 
 
 def test_db_url_connects_as_the_owner_and_as_an_analyst(scratch_asr_home, capsys):
@@ -446,7 +453,5 @@ def test_sigterm_of_ingest_in_the_background_stops_its_daemon_runs_and_database(
     finally:
         if proc.poll() is None:
             proc.kill()
-    _, alive = psutil.wait_procs(started, timeout=30)
-    assert alive == [], [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
-    assert not embedded_pg.embedded_postgres_running(scratch_asr_home / "pgdata")
+    _assert_all_stopped(started, scratch_asr_home / "pgdata")
     assert "marked FAILURE" in rest or "SUCCESS" in rest, rest
