@@ -360,7 +360,9 @@ def cmd_wer_languages(args: argparse.Namespace) -> int:
 
 
 def cmd_pg_volume(args: argparse.Namespace) -> int:
-    from benchmarks.pg_volume import Shape, format_report, run_pg_volume
+    from benchmarks.pg_volume import run_pg_volume
+    from benchmarks.pg_volume_data import Shape
+    from benchmarks.pg_volume_report import format_report
 
     sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else None
     shape = Shape(calls=args.calls_per_batch, words_per_channel=args.words_per_channel)

@@ -6,18 +6,10 @@ from asr_assets import settings
 from asr_assets.defs.raw_tables import build_rows
 from asr_assets.platform.sql.migrate import migrate
 from asr_assets_tests.conftest import query_rows
-from benchmarks.pg_volume import (
-    DESIGNS,
-    RATIO_FIGURES,
-    Shape,
-    batch_artifacts,
-    batch_key,
-    drop_database,
-    generate_history,
-    named_database_url,
-    run_pg_volume,
-    sizes_for,
-)
+from benchmarks.pg_volume import run_pg_volume, sizes_for
+from benchmarks.pg_volume_data import Shape, batch_artifacts, batch_key, generate_history
+from benchmarks.pg_volume_designs import DESIGNS, drop_database, named_database_url
+from benchmarks.pg_volume_report import RATIO_FIGURES
 
 TINY = Shape(calls=2, words_per_channel=30, words_per_segment=10)  # 120 words a batch
 
