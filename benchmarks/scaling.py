@@ -26,15 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.scaling_model import (
-    TICK_SETTLE_LIMIT,
-    Config,
-    Figures,
-    Platform,
-    Supply,
-    config_from,
-    figures_from,
-)
+from benchmarks.scaling_inputs import Config, Figures, config_from, figures_from
+from benchmarks.scaling_model import TICK_SETTLE_LIMIT, Platform, Supply
 
 INPUTS = Path(__file__).with_name("scaling_inputs.json")
 DAY_S = 86_400.0
