@@ -35,6 +35,7 @@ SHARED_SETUP_FOLDERS = ("asr_assets_tests/asr", "asr_assets_tests/dbt")
 SERVER_FIXTURES = ("dbt_server",)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups into the test ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = item.path.relative_to(REPO).as_posix()

@@ -125,7 +125,7 @@ def test_spoken_numbers_are_redacted_in_the_real_transcripts(sample_marts):
     found = query_rows(
         sample_marts,
         "select s.call_id from asr_marts.call_search s,"
-        " websearch_to_tsquery_rows('english', 'number cancelled') q where s.search_vector @@ q",
+        " websearch_to_tsquery('english', 'number cancelled') q where s.search_vector @@ q",
     )
     assert "[CARD_NUMBER]" in transcripts["call_01_card_block.wav"]
     assert "[PHONE]" in transcripts["call_02_phone_update.wav"]
