@@ -3,7 +3,8 @@
 The test process is the run worker (as the run pod would be): `execute_job` on a job whose executor is
 `k8s_job_executor`, on an instance with `K8sRunLauncher` pointed at the fake through a kubeconfig. Every step becomes
 a Kubernetes Job that the fake runs as `dagster api execute_step` in its own process, with the env the pod spec
-wires from the fake's Secrets and ConfigMaps. The launcher config is taken from deployment/values.yaml.
+wires from the fake's Secrets and ConfigMaps. The launcher config is taken from deployment/values.yaml
+(k8s_cluster.py, with the helpers that read a run back).
 
 Why a fake API server, and what it emulates: docs/k8s-testing.md. What this proves and what it does not:
 deployment/README.md, "What the offline tests prove".
@@ -11,28 +12,50 @@ deployment/README.md, "What the offline tests prove".
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import kubernetes_validate
 import psycopg2
 import pytest
-import yaml
-from dagster import DagsterEventType, DagsterInstance
+from dagster import DagsterEventType
 from dagster._core.launcher import WorkerStatus
 from dagster._core.test_utils import instance_for_test
 from fake_kube import FakeKubernetes
+from k8s_cluster import (
+    CONFIG_MAP,
+    DEPLOYMENT,
+    ENV_SECRET,
+    FAKE_DATABASE_URL,
+    FAKE_PG_PASSWORD,
+    HERE,
+    IMAGE,
+    K8S_VERSION,
+    LAUNCHER,
+    MONITORING,
+    NAMESPACE,
+    PG_SECRET,
+    REPO,
+    STEP_JOB,
+    Cluster,
+    error_text,
+    failure_text,
+    image_entrypoint,
+    job_container,
+    launcher_config,
+    run_events,
+    step_job_name,
+    step_pod_timings,
+    wait_until_finished,
+)
 from k8s_real_defs import get_ingest_job
 from k8s_smoke_defs import (
     FAIL_FIRST_ATTEMPT_ENV,
@@ -43,81 +66,6 @@ from k8s_smoke_defs import (
 )
 
 from asr_assets import settings
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-VALUES = yaml.safe_load((REPO / "deployment" / "values.yaml").read_text())
-DEPLOYMENT = VALUES["dagster-user-deployments"]["deployments"][0]
-LAUNCHER = VALUES["runLauncher"]["config"]["k8sRunLauncher"]
-MONITORING = VALUES["dagsterDaemon"]["runMonitoring"]
-
-NAMESPACE = "asr"
-IMAGE = f"{DEPLOYMENT['image']['repository']}:{DEPLOYMENT['image']['tag']}"
-PG_SECRET = VALUES["global"]["postgresqlSecretName"]
-ENV_SECRET = DEPLOYMENT["envSecrets"][0]["name"]
-CONFIG_MAP = DEPLOYMENT["envConfigMaps"][0]["name"]
-FAKE_PG_PASSWORD = "fake-pg-password-for-tests"
-FAKE_DATABASE_URL = "postgresql://asr:fake-password@db.invalid:5432/asr"
-K8S_VERSION = "1.33"
-STEP_JOB = re.compile(r"^dagster-step-[0-9a-f]{32}$")
-
-
-def _image_entrypoint() -> list[str]:
-    """The ENTRYPOINT of docker/Dockerfile (exec form), which a pod without `command` runs with its `args`."""
-    dockerfile = REPO / "docker" / "Dockerfile"
-    if not dockerfile.exists():
-        return []
-    for line in dockerfile.read_text().splitlines():
-        if line.strip().upper().startswith("ENTRYPOINT "):
-            return json.loads(line.strip()[len("ENTRYPOINT ") :])
-    return []
-
-
-def _launcher_config(home: Path, kubeconfig: Path) -> dict:
-    """K8sRunLauncher config as the chart renders it from deployment/values.yaml.
-
-    The code location's layer (includeConfigInLaunchedRuns: env, envSecrets, envConfigMaps, resources) reaches
-    runs through their code-location origin, which a test run has none of, so it goes on the launcher here.
-    """
-    return {
-        "module": "dagster_k8s",
-        "class": "K8sRunLauncher",
-        "config": {
-            "load_incluster_config": False,
-            "kubeconfig_file": str(kubeconfig),
-            "job_namespace": NAMESPACE,
-            "job_image": IMAGE,
-            "image_pull_policy": LAUNCHER["imagePullPolicy"],
-            "service_account_name": "asr-dagster",
-            "instance_config_map": "asr-dagster-instance",
-            "postgres_password_secret": PG_SECRET,
-            "dagster_home": str(home),
-            "labels": LAUNCHER["labels"],
-            "security_context": LAUNCHER["securityContext"],
-            # The chart renames runK8sConfig's top-level keys and passes what is inside as written (camelCase).
-            "run_k8s_config": {
-                "pod_spec_config": LAUNCHER["runK8sConfig"]["podSpecConfig"],
-                "job_spec_config": LAUNCHER["runK8sConfig"]["jobSpecConfig"],
-            },
-            "env_secrets": [s["name"] for s in DEPLOYMENT["envSecrets"]],
-            "env_config_maps": [c["name"] for c in DEPLOYMENT["envConfigMaps"]],
-            "env_vars": [f"{e['name']}={e['value']}" for e in DEPLOYMENT["env"]],
-            "resources": DEPLOYMENT["resources"],
-        },
-    }
-
-
-@dataclass
-class Cluster:
-    fake: FakeKubernetes
-    instance: DagsterInstance
-    records: Path
-    storage: Path
-    landing: Path
-
-    def record(self, asset: str, attempt: int) -> dict | None:
-        path = self.records / f"{asset}-{attempt}.json"
-        return json.loads(path.read_text()) if path.exists() else None
 
 
 @pytest.fixture
@@ -142,7 +90,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
         workdir=dirs["kubelet"],
         # The code as the image has it: the project root (installed editable there) and the test job's module.
         pythonpath=[HERE, REPO],
-        image_entrypoint=_image_entrypoint(),
+        image_entrypoint=image_entrypoint(),
         pod_timeout_s=300,  # generous: on a shared 2-core machine a run pod with two steps can take a minute
         # The image's ENV: its model cache, baked at build time (`make bake` builds the same one here).
         extra_env={"ASR_MODEL_CACHE": str(settings.current().model_cache)},
@@ -155,7 +103,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
         )
         kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
         overrides = {
-            "run_launcher": _launcher_config(dirs["dagster_home"], kubeconfig),
+            "run_launcher": launcher_config(dirs["dagster_home"], kubeconfig),
             # `dagster job launch` hands the run straight to the launcher (no daemon in these tests).
             "run_coordinator": {"module": "dagster.core.run_coordinator", "class": "DefaultRunCoordinator"},
             # As the chart renders dagsterDaemon.runMonitoring (the run worker reads it: will a crash be resumed?).
@@ -191,43 +139,6 @@ def _run_smoke(cluster: Cluster, partition: str, fail_first_attempt: tuple[str, 
     return run
 
 
-def _step_job_name(run_id: str, step_key: str, attempt: int = 0) -> str:
-    """dagster-k8s's naming: md5 of run id + step key, `-<attempt>` for retries."""
-    name = "dagster-step-" + hashlib.md5((run_id + step_key).encode()).hexdigest()
-    return f"{name}-{attempt}" if attempt else name
-
-
-def _events(instance: DagsterInstance, run_id: str, event_type: DagsterEventType) -> list:
-    return [
-        e.dagster_event
-        for e in instance.all_logs(run_id)
-        if e.dagster_event is not None and e.dagster_event.event_type == event_type
-    ]
-
-
-def _error_text(error: object) -> str:
-    """A SerializableErrorInfo's message with those of its causes and contexts."""
-    texts = []
-    while error is not None:
-        texts.append(error.message)  # type: ignore[attr-defined]
-        error = error.cause or error.context  # type: ignore[attr-defined]
-    return "\n".join(texts)
-
-
-def _container(body: dict) -> dict:
-    (container,) = body["spec"]["template"]["spec"]["containers"]
-    return container
-
-
-def _failure_text(cluster: Cluster, run_id: str) -> str:
-    """What to show when a run failed: its failure events and the fake pods' logs."""
-    failures = [
-        str(e.event_specific_data) for e in _events(cluster.instance, run_id, DagsterEventType.STEP_FAILURE)
-    ]
-    logs = [f"--- {name}\n{cluster.fake.pod_log_of_job(name)[-3000:]}" for name in cluster.fake.job_names()]
-    return "\n".join(failures + logs)
-
-
 def _common_job_checks(body: dict) -> dict:
     """What every Job dagster-k8s creates from our values must satisfy; returns its container."""
     # The exact JSON the client POSTed is a valid, strictly-typed batch/v1 Job.
@@ -241,7 +152,7 @@ def _common_job_checks(body: dict) -> dict:
     assert pod["restartPolicy"] == "Never"
     assert pod["securityContext"] == LAUNCHER["runK8sConfig"]["podSpecConfig"]["securityContext"]
     assert body["metadata"]["labels"]["app.kubernetes.io/part-of"] == "asr-assets"
-    container = _container(body)
+    container = job_container(body)
     assert container["image"] == IMAGE
     assert "command" not in container  # so the image must not have an ENTRYPOINT that eats the args
     assert container["securityContext"] == LAUNCHER["securityContext"]
@@ -274,22 +185,14 @@ def _launch(cluster: Cluster, partition: str, cwd: Path, extra_env_vars: tuple[s
     return record.dagster_run.run_id
 
 
-def _wait_until_finished(cluster: Cluster, run_id: str, timeout_s: float = 300) -> dg.DagsterRun:
-    deadline = time.monotonic() + timeout_s
-    while not (run := cluster.instance.get_run_by_id(run_id)).is_finished and time.monotonic() < deadline:
-        time.sleep(0.5)
-    cluster.fake.wait_idle(timeout_s=120)  # a cancelled run's pods take a grace period to go
-    return run
-
-
 @pytest.mark.timeout(400)
 def test_run_launcher_starts_a_run_pod_that_launches_the_step_jobs(cluster: Cluster, tmp_path: Path):
     """The production hop: `dagster job launch` -> K8sRunLauncher -> run pod (`dagster api execute_run`), whose
     k8s_job_executor launches the step Jobs. Both kinds of Job are checked as manifests."""
     partition = "batch-0002"
     run_id = _launch(cluster, partition, tmp_path)
-    run = _wait_until_finished(cluster, run_id)
-    assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run_id)
+    run = wait_until_finished(cluster, run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, failure_text(cluster, run_id)
 
     # The run monitoring daemon's view of the run pod: its Job succeeded.
     assert cluster.instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.SUCCESS
@@ -304,7 +207,7 @@ def test_run_launcher_starts_a_run_pod_that_launches_the_step_jobs(cluster: Clus
     bodies = {b["metadata"]["labels"]["dagster/op"]: b for b in step_jobs}
     assert set(bodies) == {"smoke_audio", "smoke_transcripts"}
     for op, body in bodies.items():
-        assert body["metadata"]["name"] == _step_job_name(run_id, op)
+        assert body["metadata"]["name"] == step_job_name(run_id, op)
         container = _common_job_checks(body)
         labels = body["metadata"]["labels"]
         assert labels["app.kubernetes.io/component"] == "step_worker"
@@ -316,8 +219,8 @@ def test_run_launcher_starts_a_run_pod_that_launches_the_step_jobs(cluster: Clus
         assert env["DAGSTER_RUN_STEP_KEY"]["value"] == op
     # The op tag sets the transcripts step's resources; other steps get the code location's default.
     tagged = TRANSCRIBE_K8S_CONFIG["container_config"]["resources"]
-    assert _container(bodies["smoke_transcripts"])["resources"] == tagged
-    assert _container(bodies["smoke_audio"])["resources"] == DEPLOYMENT["resources"]
+    assert job_container(bodies["smoke_transcripts"])["resources"] == tagged
+    assert job_container(bodies["smoke_audio"])["resources"] == DEPLOYMENT["resources"]
 
     # Nothing but Jobs was asked of the API server (create, and status reads by the health checks).
     assert {m for m, p in cluster.fake.requests} <= {"POST", "GET"}
@@ -342,7 +245,7 @@ def test_run_launcher_starts_a_run_pod_that_launches_the_step_jobs(cluster: Clus
         assert env["ASR_STORAGE_URL"] == str(cluster.storage)
         assert env["ASR_EXECUTOR"] == "k8s"
         assert env["DAGSTER_RUN_STEP_KEY"] == record["asset"]
-        assert env["HOSTNAME"].startswith(_step_job_name(run_id, record["asset"]) + "-")
+        assert env["HOSTNAME"].startswith(step_job_name(run_id, record["asset"]) + "-")
         assert record["partition"] == partition
     assert cluster.instance.get_materialized_partitions(dg.AssetKey("smoke_transcripts")) == {partition}
 
@@ -358,18 +261,20 @@ def test_pod_failure_and_app_failure_are_retried(cluster: Cluster):
 
     cluster.fake.fail_pod = kill_first_audio_job
     run = _run_smoke(cluster, "batch-0003", fail_first_attempt=("smoke_transcripts",))
-    assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run.run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, failure_text(cluster, run.run_id)
 
-    audio, transcripts = (_step_job_name(run.run_id, s) for s in ("smoke_audio", "smoke_transcripts"))
+    audio, transcripts = (step_job_name(run.run_id, s) for s in ("smoke_audio", "smoke_transcripts"))
     assert cluster.fake.job_names() == [audio, f"{audio}-1", transcripts, f"{transcripts}-1"]
     assert "injected exit code 137" in cluster.fake.pod_log_of_job(audio)
     assert "injected failure of smoke_transcripts" in cluster.fake.pod_log_of_job(transcripts)
 
-    retried = {e.step_key for e in _events(cluster.instance, run.run_id, DagsterEventType.STEP_UP_FOR_RETRY)}
+    retried = {
+        e.step_key for e in run_events(cluster.instance, run.run_id, DagsterEventType.STEP_UP_FOR_RETRY)
+    }
     assert retried == {"smoke_audio", "smoke_transcripts"}
     reasons = {
-        e.step_key: _error_text(e.event_specific_data.error)
-        for e in _events(cluster.instance, run.run_id, DagsterEventType.STEP_UP_FOR_RETRY)
+        e.step_key: error_text(e.event_specific_data.error)
+        for e in run_events(cluster.instance, run.run_id, DagsterEventType.STEP_UP_FOR_RETRY)
     }
     assert f"Discovered failed Kubernetes job {audio} " in reasons["smoke_audio"]
     assert "injected failure of smoke_transcripts" in reasons["smoke_transcripts"]
@@ -435,16 +340,14 @@ def test_real_raw_audio_step_runs_in_a_kubernetes_job(
         asset_selection=[dg.AssetKey("raw_audio")],
     )
     run = cluster.instance.get_run_by_id(result.run_id)
-    assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(
-        cluster, result.run_id
-    )
+    assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS, failure_text(cluster, result.run_id)
 
-    assert cluster.fake.job_names() == [_step_job_name(run.run_id, "raw_audio")]
+    assert cluster.fake.job_names() == [step_job_name(run.run_id, "raw_audio")]
     (body,) = cluster.fake.created_jobs
     kubernetes_validate.validate(body, K8S_VERSION, strict=True)
     assert k8s_database_url not in json.dumps(body)  # the URL with its password only travels in the Secret
 
-    (materialization,) = _events(cluster.instance, run.run_id, DagsterEventType.ASSET_MATERIALIZATION)
+    (materialization,) = run_events(cluster.instance, run.run_id, DagsterEventType.ASSET_MATERIALIZATION)
     metadata = materialization.event_specific_data.materialization.metadata
     assert metadata["accepted"].value == 1 and metadata["quarantined"].value == 0
     # The pod wrote the checked audio where the next step pod (transcripts) will read it.
@@ -461,12 +364,12 @@ def _launch_and_cancel(
     deadline = time.monotonic() + 300
     while cluster.record("smoke_audio", 0) is None and time.monotonic() < deadline:
         time.sleep(0.5)  # until the step pod's process is running the asset
-    assert cluster.record("smoke_audio", 0) is not None, _failure_text(cluster, run_id)
+    assert cluster.record("smoke_audio", 0) is not None, failure_text(cluster, run_id)
     assert cluster.instance.run_launcher.terminate(run_id)
-    run = _wait_until_finished(cluster, run_id)
+    run = wait_until_finished(cluster, run_id)
     assert run.status == dg.DagsterRunStatus.CANCELED
     assert cluster.fake.running_pods() == [], "a container process outlived the test"
-    return run, f"dagster-run-{run_id}", _step_job_name(run_id, "smoke_audio")
+    return run, f"dagster-run-{run_id}", step_job_name(run_id, "smoke_audio")
 
 
 @pytest.mark.timeout(400)
@@ -480,7 +383,9 @@ def test_cancelling_a_run_as_deployed_lets_its_running_step_finish(cluster: Clus
     assert not any(p.startswith(step_job) for p in deletes)
     assert cluster.fake.jobs[step_job]["status"].get("succeeded") == 1  # it ran to its end
     assert cluster.fake.job_names() == [run_job, step_job]  # smoke_transcripts never started
-    messages = [e.message or "" for e in _events(cluster.instance, run.run_id, DagsterEventType.ENGINE_EVENT)]
+    messages = [
+        e.message or "" for e in run_events(cluster.instance, run.run_id, DagsterEventType.ENGINE_EVENT)
+    ]
     assert any(
         m.startswith("Executor received termination signal, not forwarding to steps") for m in messages
     )
@@ -499,7 +404,7 @@ def test_a_crashed_run_pod_is_resumed_and_the_run_completes(cluster: Cluster, tm
     deadline = time.monotonic() + 300
     while cluster.record("smoke_audio", 0) is None and time.monotonic() < deadline:
         time.sleep(0.5)  # until the step pod's process is running the asset
-    assert cluster.record("smoke_audio", 0) is not None, _failure_text(cluster, run_id)
+    assert cluster.record("smoke_audio", 0) is not None, failure_text(cluster, run_id)
 
     cluster.fake.kill_job_pods(run_job)
     while not cluster.fake.jobs[run_job]["status"].get("failed") and time.monotonic() < deadline:
@@ -510,14 +415,14 @@ def test_a_crashed_run_pod_is_resumed_and_the_run_completes(cluster: Cluster, tm
     )  # nobody told dagster: only monitoring can see it
     monitor_started_run(cluster.instance, None, record, logging.getLogger(__name__))  # type: ignore[arg-type]
 
-    run = _wait_until_finished(cluster, run_id)
-    assert run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(cluster, run_id)
-    audio, transcripts = (_step_job_name(run_id, s) for s in ("smoke_audio", "smoke_transcripts"))
+    run = wait_until_finished(cluster, run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, failure_text(cluster, run_id)
+    audio, transcripts = (step_job_name(run_id, s) for s in ("smoke_audio", "smoke_transcripts"))
     assert cluster.fake.job_names() == [run_job, audio, f"{run_job}-1", transcripts]
     assert cluster.record("smoke_audio", 1) is None  # the step in flight was adopted, not run again
     resumed = cluster.fake.created_jobs[2]
     kubernetes_validate.validate(resumed, K8S_VERSION, strict=True)
-    assert _container(resumed)["args"][:3] == ["dagster", "api", "resume_run"]
+    assert job_container(resumed)["args"][:3] == ["dagster", "api", "resume_run"]
 
 
 @pytest.mark.k8s_e2e
@@ -535,9 +440,7 @@ def test_whole_ingest_job_runs_step_by_step_in_kubernetes_jobs(
         tags={"dagster/partition": partition_key},
     )
     run = cluster.instance.get_run_by_id(result.run_id)
-    assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS, _failure_text(
-        cluster, result.run_id
-    )
+    assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS, failure_text(cluster, result.run_id)
 
     steps = [b["metadata"]["labels"]["dagster/op"] for b in cluster.fake.created_jobs]
     assert steps[:2] == ["raw_audio", "transcripts"] and len(steps) == len(set(steps)) >= 4
@@ -563,36 +466,3 @@ def test_whole_ingest_job_runs_step_by_step_in_kubernetes_jobs(
         print(f"  (engine start-up {t['engine_startup_s']} s)" if t["engine_startup_s"] is not None else "")
     if os.environ.get("ASR_K8S_TIMINGS_JSON"):
         Path(os.environ["ASR_K8S_TIMINGS_JSON"]).write_text(json.dumps(timings, indent=1))
-
-
-def step_pod_timings(instance: DagsterInstance, run_id: str) -> dict[str, dict]:
-    """Per step of a k8s_job_executor run, from its event log: pod start-up = from STEP_WORKER_STARTING ("Executing
-    step ... in Kubernetes job": the Job POSTed) to STEP_START (the pod's `dagster api execute_step` has imported the
-    code location and loaded the instance), work = STEP_START to STEP_SUCCESS; for transcripts also the engine's
-    start-up (model and programs loaded from the model cache, which the image bakes), from its metadata."""
-    launched: dict[str, float] = {}
-    started: dict[str, float] = {}
-    finished: dict[str, float] = {}
-    engine: dict[str, float] = {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None or event.step_key is None:
-            continue
-        if event.event_type == DagsterEventType.STEP_WORKER_STARTING:
-            launched.setdefault(event.step_key, entry.timestamp)
-        elif event.event_type == DagsterEventType.STEP_START:
-            started[event.step_key] = entry.timestamp
-        elif event.event_type == DagsterEventType.STEP_SUCCESS:
-            finished[event.step_key] = entry.timestamp
-        elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-            metadata = event.event_specific_data.materialization.metadata
-            if "startup_seconds" in metadata:
-                engine[event.step_key] = metadata["startup_seconds"].value
-    return {
-        step: {
-            "pod_startup_s": round(started[step] - launched[step], 2),
-            "work_s": round(finished[step] - started[step], 2),
-            "engine_startup_s": engine.get(step),
-        }
-        for step in launched
-    }
