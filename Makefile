@@ -38,7 +38,8 @@ demo: install
 # --durations: the slowest tests are named at the end of every run (its budget: 20 min on 2 cores).
 TEST_WORKERS ?= 2
 PYTEST := .venv/bin/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup
-test: install browser
+# The model caches are built first (make bake, idempotent): once, not by each worker that needs them at once.
+test: install browser bake
 	$(PYTEST) --durations=25 -m "not k8s_e2e"
 
 # The caches docker/Dockerfile bakes into the image (the same commands, checked by test_dockerfile.py), built into
@@ -66,7 +67,7 @@ browser:
 
 # Everything but the tests marked slow (whole pipeline runs, dbt builds, compiled engines, profiling) or needing the
 # evaluation audio: for iteration (its budget: 5 min on 2 cores).
-test-fast: install
+test-fast: install bake
 	$(PYTEST) --durations=10 -m "not slow and not eval and not k8s_e2e"
 
 # The Dagster UI (webserver + daemon, `dagster dev`) on the local instance: make ui PORT=3001 HOST=0.0.0.0

@@ -27,22 +27,54 @@ from asr_assets.platform import embedded_pg
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CALLS = REPO / "asr_assets" / "samples" / "calls"
 DATABASE_PARAMS = ["embedded", "external"]
-# make test spreads the suite over the cores (pytest-xdist, --dist loadgroup): the tests of these folders share an
-# expensive session set-up (the engine's compiled programs; the marts built once per database server), so each
-# folder runs in one worker, the dbt tests one worker per server; every other file runs whole in one worker, so its
-# module fixtures are built once.
+# make test spreads the suite over the cores (pytest-xdist, --dist loadgroup). A test that shares an expensive
+# set-up runs in the worker that holds it: the tests of these folders share session set-ups (the engine's compiled
+# programs; the marts built once per database server, so the dbt tests go one worker per server), and a file's
+# module fixtures are built once when all its tests run in one worker. Every other test is scheduled on its own.
 SHARED_SETUP_FOLDERS = ("asr_assets_tests/asr", "asr_assets_tests/dbt")
 SERVER_FIXTURES = ("dbt_server",)
+# The longest groups and tests (minutes each, `make test`'s --durations), started first so that the workers end
+# together rather than one of them starting a long test at the end.
+LONG_FIRST = (
+    "asr_assets_tests/defs/test_backlog.py",
+    "asr_assets_tests/dbt",
+    "asr_assets_tests/local/test_commands.py",
+    "asr_assets_tests/asr",
+    "asr_assets_tests/ui",
+    "benchmarks_tests/test_pg_volume.py",
+    "asr_assets_tests/defs/test_models.py",
+)
+
+
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    fixture_defs = getattr(item, "_fixtureinfo", None)
+    return fixture_defs is not None and any(
+        defs[-1].scope in ("module", "class", "package") for defs in fixture_defs.name2fixturedefs.values()
+    )
+
+
+def _group(item: pytest.Item, path: str) -> str | None:
+    folder = next((folder for folder in SHARED_SETUP_FOLDERS if path.startswith(folder + "/")), None)
+    if folder is None:
+        return path if _shares_a_module_fixture(item) else None
+    params = getattr(item, "callspec", None)
+    server = next((params.params[f] for f in SERVER_FIXTURES if params and f in params.params), None)
+    return f"{folder}[{server}]" if server else folder
+
+
+def _start_rank(path: str) -> int:
+    return next((i for i, prefix in enumerate(LONG_FIRST) if path.startswith(prefix)), len(LONG_FIRST))
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups into the test ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        path = item.path.relative_to(REPO).as_posix()
-        group = next((folder for folder in SHARED_SETUP_FOLDERS if path.startswith(folder + "/")), path)
-        params = getattr(item, "callspec", None)
-        server = next((params.params[f] for f in SERVER_FIXTURES if params and f in params.params), None)
-        item.add_marker(pytest.mark.xdist_group(f"{group}[{server}]" if server else group))
+        group = _group(item, item.path.relative_to(REPO).as_posix())
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(
+        key=lambda item: _start_rank(item.path.relative_to(REPO).as_posix())
+    )  # stable: file order kept
 
 
 def private_temp_dir(prefix: str) -> Path:
