@@ -27,18 +27,21 @@ from asr_assets.platform import embedded_pg
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CALLS = REPO / "asr_assets" / "samples" / "calls"
 DATABASE_PARAMS = ["embedded", "external"]
-# make test spreads the suite over the cores (pytest-xdist, --dist loadgroup). A test that shares an expensive
-# set-up runs in the worker that holds it: the tests of these folders share session set-ups (the engine's compiled
-# programs; the marts built once per database server, so the dbt tests go one worker per server), and a file's
-# module fixtures are built once when all its tests run in one worker. Every other test is scheduled on its own.
+# make test spreads the suite over the cores (pytest-xdist, --dist loadgroup). Tests that share a set-up run in the
+# worker that holds it: the tests of these folders share session set-ups (the engine's compiled programs; the marts
+# built once per database server, so the dbt tests go one worker per server), and each other file runs whole in one
+# worker (its module fixtures, and the session's throwaway database in the order the file expects).
 SHARED_SETUP_FOLDERS = ("asr_assets_tests/asr", "asr_assets_tests/dbt")
 SERVER_FIXTURES = ("dbt_server",)
+# Files whose tests each build their own state (a scratch ASR_HOME, an embedded server of their own) and take
+# minutes each: scheduled one test at a time, so they spread over the workers.
+INDEPENDENT_TESTS = ("asr_assets_tests/local/test_commands.py",)
 # The longest groups and tests (minutes each, `make test`'s --durations), started first so that the workers end
 # together rather than one of them starting a long test at the end.
 LONG_FIRST = (
     "asr_assets_tests/defs/test_backlog.py",
-    "asr_assets_tests/dbt",
     "asr_assets_tests/local/test_commands.py",
+    "asr_assets_tests/dbt",
     "asr_assets_tests/asr",
     "asr_assets_tests/ui",
     "benchmarks_tests/test_pg_volume.py",
@@ -46,17 +49,12 @@ LONG_FIRST = (
 )
 
 
-def _shares_a_module_fixture(item: pytest.Item) -> bool:
-    fixture_defs = getattr(item, "_fixtureinfo", None)
-    return fixture_defs is not None and any(
-        defs[-1].scope in ("module", "class", "package") for defs in fixture_defs.name2fixturedefs.values()
-    )
-
-
 def _group(item: pytest.Item, path: str) -> str | None:
+    if path in INDEPENDENT_TESTS:
+        return None
     folder = next((folder for folder in SHARED_SETUP_FOLDERS if path.startswith(folder + "/")), None)
     if folder is None:
-        return path if _shares_a_module_fixture(item) else None
+        return path
     params = getattr(item, "callspec", None)
     server = next((params.params[f] for f in SERVER_FIXTURES if params and f in params.params), None)
     return f"{folder}[{server}]" if server else folder
