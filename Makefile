@@ -34,10 +34,11 @@ demo: install
 	.venv/bin/asr-assets ingest asr_assets/samples/calls
 
 # The suite spreads over TEST_WORKERS processes (pytest-xdist); --dist loadgroup keeps the tests that share an
-# expensive set-up in one of them (asr_assets_tests/conftest.py: the engine tests, the dbt tests, each other file).
+# expensive set-up in one of them (asr_assets_tests/conftest.py: the engine tests, the dbt tests, each other file),
+# and --no-loadscope-reorder starts them in the conftest's order (the longest first) rather than biggest group first.
 # --durations: the slowest tests are named at the end of every run (its budget: 20 min on 2 cores).
 TEST_WORKERS ?= 2
-PYTEST := .venv/bin/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := .venv/bin/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 # The model caches are built first (make bake, idempotent): once, not by each worker that needs them at once.
 test: install browser bake
 	$(PYTEST) --durations=25 -m "not k8s_e2e"
