@@ -21,7 +21,7 @@ from asr_assets.defs.dbt import DBT_PROJECT_DIR, dbt_connection, dbt_executable
 from asr_assets.defs.resources import PostgresResource
 from asr_assets.platform.sql import read_sql
 from asr_assets.platform.sql.migrate import migrate
-from asr_assets_tests.conftest import database_server, query_rows, throwaway_database
+from asr_assets_tests.conftest import DATABASE_PARAMS, database_server, query_rows, throwaway_database
 
 SPOKEN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -163,7 +163,7 @@ def _create_database(server_url: str) -> Iterator[str]:
         yield settings.libpq_url(url)
 
 
-@pytest.fixture(scope="session", params=["embedded", "external"])
+@pytest.fixture(scope="session", params=DATABASE_PARAMS)
 def dbt_server(request: pytest.FixtureRequest) -> str:
     """The embedded server, and TEST_DATABASE_URL's server when that is set."""
     return database_server(request, request.param)
