@@ -30,6 +30,7 @@ RUN_DEQUEUE_INTERVAL_S = 1
 DEFAULT_SENSOR_INTERVAL_S = 5
 OUR_PREFIXES = ("ASR_", "DAGSTER_")
 REPO_ROOT = Path(__file__).resolve().parent.parent
+LANE_TAG = "asr/lane"  # which runs wait for each other locally (instance_config)
 
 
 @dataclass(frozen=True)
@@ -145,19 +146,23 @@ def dagster_home() -> Path:
 
 
 def instance_config(home: Path) -> dict:
-    """The local instance: SQLite storage under `home`, at most one run at a time, a fast run queue.
+    """The local instance: SQLite storage under `home`, one run per lane at a time, a fast run queue.
 
-    One run at a time because a run loads TensorFlow and the model (~600 MiB) and uses every core; on a laptop two
-    runs only compete. A cluster's instance (Helm chart) sets its own limits.
+    Lanes (the runs' `asr/lane` tag, defs/jobs.py): one engine run at a time (a batch's ingest or a model's
+    evaluation loads TensorFlow and the model, ~600 MiB, and uses every core; two would only compete), and beside it
+    one marts run (a coalesced `dbt build`, defs/marts.py), so the marts follow the batches while the next batch is
+    transcribed. A cluster's instance (Helm chart) sets its own limits.
     """
     return {
         "storage": {"sqlite": {"base_dir": str(home / "storage")}},
         "concurrency": {
             "runs": {
-                "max_concurrent_runs": 1,
-                # never two runs of one partition at once (a UI materialisation beside the sensor's run)
+                "max_concurrent_runs": 2,
                 "tag_concurrency_limits": [
-                    {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+                    # never two runs of one partition at once (a UI materialisation beside the sensor's run)
+                    {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
+                    {"key": LANE_TAG, "value": "engine", "limit": 1},
+                    {"key": LANE_TAG, "value": "marts", "limit": 1},
                 ],
             }
         },

@@ -19,6 +19,22 @@ def test_definitions_load_the_ingest_assets_sensor_and_job():
     sensor = defs.resolve_sensor_def("landing_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.job_name == "ingest_job"
+    assert job.tags["asr/lane"] == "engine"
+
+
+def test_the_marts_are_built_by_their_own_job_not_by_each_batch_run():
+    """ingest_job ends at the raw tables; marts_job (requested by marts_sensor) builds every dbt model, then the
+    report pages of the batches it built."""
+    graph = defs.resolve_asset_graph()
+    dbt_keys = {key for key in graph.get_all_asset_keys() if graph.get(key).group_name == "dbt_transcripts"}
+    assert dg.AssetKey(["asr_marts", "fct_calls"]) in dbt_keys
+    assert not dbt_keys & set(defs.resolve_job_def("ingest_job").asset_layer.executable_asset_keys)
+    marts = defs.resolve_job_def("marts_job")
+    assert set(marts.asset_layer.executable_asset_keys) == dbt_keys | {dg.AssetKey("batch_reports")}
+    assert marts.tags["asr/lane"] == "marts"
+    sensor = defs.resolve_sensor_def("marts_sensor")
+    assert sensor.job_name == "marts_job"
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_ingest_assets_share_the_dynamic_batch_partitions():

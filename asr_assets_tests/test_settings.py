@@ -36,10 +36,18 @@ def test_locations_default_under_asr_home(asr_home, monkeypatch):
     assert settings.landing_url() == "s3://bucket/landing"
 
 
-def test_dagster_home_has_one_run_at_a_time_on_sqlite(asr_home):
+def test_dagster_home_has_one_run_per_lane_at_a_time_on_sqlite(asr_home):
+    """One engine run (TensorFlow and the model) and, beside it, one marts build at a time."""
     home = settings.ensure_dagster_home()
     assert home == asr_home / "dagster"
     config = yaml.safe_load((home / "dagster.yaml").read_text())
-    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 1
+    runs = config["concurrency"]["runs"]
+    assert runs["max_concurrent_runs"] == 2
+    lanes = {
+        limit["value"]: limit["limit"]
+        for limit in runs["tag_concurrency_limits"]
+        if limit["key"] == "asr/lane"
+    }
+    assert lanes == {"engine": 1, "marts": 1}
     assert config["storage"]["sqlite"]["base_dir"].startswith(str(home))
     assert config["run_queue"]["dequeue_interval_seconds"] <= 5

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from asr_assets.cli import parse_args
 from benchmarks.engines import GROUPS
+from benchmarks.latency import add_parser as add_latency_parser
+from benchmarks.latency import cmd_latency
 from benchmarks.scaling_report import add_parser as add_scaling_parser
 from benchmarks.scaling_report import cmd_scaling
 
@@ -20,6 +22,7 @@ COMMANDS = (
     "wer-languages",
     "pg-volume",
     "scaling",
+    "latency",
 )  # the public ones; the two below are the bench's own subprocesses, not listed
 WORKER = "_worker"
 FW_WORKER = (
@@ -198,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the full report here")
 
+    add_latency_parser(sub)  # `latency`: landed -> fct_calls on a warm local platform (benchmarks/latency.py)
     add_scaling_parser(sub)  # `scaling`: the scaling model (benchmarks/scaling.py, docs/scaling.md)
 
     p = sub.add_parser(
@@ -383,6 +387,7 @@ HANDLERS = {
     "wer-languages": cmd_wer_languages,
     "pg-volume": cmd_pg_volume,
     "scaling": cmd_scaling,
+    "latency": cmd_latency,
     WORKER: cmd_worker,
     FW_WORKER: cmd_fw_transcribe,
 }

@@ -1,5 +1,8 @@
 """batch_report: the report page of each ingest batch (asr_assets/report_page.py), written to the artifact store
-as reports/<batch>.html beside reports/plotly.min.js, and linked from the materialisation's metadata;
+as reports/<batch>.html beside reports/plotly.min.js, and linked from the materialisation's metadata. The page reads
+the marts, so it is written after the build that put the batch there: marts_job's batch_reports step writes the
+page of every batch its build picked up and records each as a materialisation of that batch_report partition
+(materialising one partition from the UI writes it again);
 overall_report: the same page over the latest batches, reports/index.html, rebuilt hourly by report_schedule (and
 on demand from the UI), not in every batch's run.
 
@@ -56,6 +59,31 @@ def _write_report(postgres, artifacts, key, title: str, name: str) -> dg.Materia
             "quarantined": int(data["quarantine"]["files"].sum()),
         }
     )
+
+
+class BatchReportsConfig(dg.Config):
+    partition_keys: list[str] = []  # the batches the marts build picked up (marts_sensor's request)
+
+
+@dg.asset(
+    deps=REPORT_DEPS,
+    group_name="reports",
+    kinds={"html", "plotly"},
+    owners=OWNERS,
+    code_version="1",
+    description="The report page of every batch a marts build picked up (each recorded as its batch_report "
+    "partition), written after the build in marts_job.",
+)
+def batch_reports(
+    context: dg.AssetExecutionContext,
+    config: BatchReportsConfig,
+    postgres: PostgresResource,
+    artifacts: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    for key in config.partition_keys:
+        written = _write_report(postgres, artifacts, key, f"Ingest batch {key}", f"{key}.html")
+        context.log_event(dg.AssetMaterialization(batch_report.key, partition=key, metadata=written.metadata))
+    return dg.MaterializeResult(metadata={"batches": len(config.partition_keys)})
 
 
 @dg.asset(

@@ -1,19 +1,15 @@
 """dbt_transcripts as assets: one per model, downstream of the asr_raw load assets; dbt tests as asset checks.
 
-The models stay unpartitioned and build once per ingest batch, inside the batch's own run (ingest_job selects
-everything downstream of raw_audio): the incremental marts then pick up exactly the batches not built yet, so a
-batch costs its own size. The "dbt" pool keeps concurrent batch runs from building at the same time (the
-instance's default pool limit, 1). A build covers every batch loaded before it started, so with many runs in
-flight the runs queued behind one build find their batch already in every mart and do not build again: their
-step records that and ends in a second, and the pool never becomes the queue that caps throughput
-(docs/scaling.md). See docs/dagster-ingest.md, "dbt after each batch".
+The models stay unpartitioned. They are built by marts_job (defs/marts.py), which marts_sensor requests when loaded
+batches are missing from the marts: each incremental mart then picks up exactly the batches it lacks, however many
+batch runs loaded them since the last build, so a build costs what is new. The "dbt" pool keeps two builds from
+running at once (the instance's default pool limit, 1). See docs/dagster-ingest.md, "Marts: coalesced builds".
 
 The manifest must exist wherever these definitions load (code server, run workers, step pods): `ingest` calls
 `prepare_dbt_project()` before it starts the daemon, the image build runs it, and importing this module runs it
 when target/manifest.json is missing or older than the project's files. `dbt parse` needs no database.
 """
 
-import graphlib
 import os
 import shutil
 import subprocess
@@ -27,7 +23,6 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
-from psycopg2 import sql
 
 from asr_assets import settings
 from asr_assets.defs.resources import PostgresResource
@@ -190,39 +185,6 @@ class TranscriptsTranslator(DagsterDbtTranslator):
         ).merge_attributes(kinds={"postgres"})
 
 
-# The mart that says whether a build has picked a batch up: one row per call, carrying its batch's load time, and
-# built after fct_talk_spans and fct_utterances (it reads them) in the same `dbt build`. A build that failed after it
-# (fct_words, call_search, a test) failed its run, and the next build that is not skipped repairs those marts: each
-# incremental model picks up every batch it does not hold (macros/get_pending_batch_keys.sql).
-COVERAGE_MART = ("asr_marts", "fct_calls")
-
-
-def built_by_earlier_build(conn, partition_key: str, mart: tuple[str, str] = COVERAGE_MART) -> str | None:
-    """When the marts already hold the batch's current load (an earlier run's build picked it up), the load's time
-    as text; else None (the batch still has to be built, or the marts do not exist yet)."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "select loaded_at, call_count from asr_raw.batch_loads where partition_key = %(key)s",
-            {"key": partition_key},
-        )
-        load = cur.fetchone()
-        cur.execute("select to_regclass(%(name)s)", {"name": ".".join(f'"{part}"' for part in mart)})
-        if load is None or cur.fetchone()[0] is None:
-            return None
-        loaded_at, call_count = load
-        relation = sql.Identifier(*mart)
-        if call_count > 0:  # its calls' rows carry this load's time
-            probe = sql.SQL(
-                "select exists (select 1 from {} where partition_key = %(key)s and batch_loaded_at = %(at)s)"
-            ).format(relation)
-        else:  # a batch with no call left: built once its rows are gone
-            probe = sql.SQL("select not exists (select 1 from {} where partition_key = %(key)s)").format(
-                relation
-            )
-        cur.execute(probe, {"key": partition_key, "at": loaded_at})
-        return loaded_at.isoformat() if cur.fetchone()[0] else None
-
-
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -233,27 +195,8 @@ def built_by_earlier_build(conn, partition_key: str, mart: tuple[str, str] = COV
 def dbt_transcripts(context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource):
     """Staging views and analyst marts (fct_calls, fct_utterances, call_search, ...) built by `dbt build`."""
     postgres.migrate()  # the marts' grants need the analyst role (migration 0002)
-    batch = context.run.tags.get(
-        "dagster/partition"
-    )  # set in an ingest batch's run; None when built on its own
-    if batch:
-        with postgres.connect() as conn:
-            loaded_at = built_by_earlier_build(conn, batch)
-        if loaded_at is not None:
-            context.log.info(
-                f"batch {batch} (loaded {loaded_at}) is already in the marts: an earlier run's build covered it, "
-                "so this run does not build again"
-            )
-            selected = context.selected_asset_keys
-            upstream = {key: context.assets_def.asset_deps[key] & selected for key in selected}
-            for asset_key in graphlib.TopologicalSorter(upstream).static_order():  # Dagster wants dbt's order
-                yield dg.MaterializeResult(
-                    asset_key=asset_key,
-                    metadata={"covered_by_earlier_build": True, "batch": batch, "batch_loaded_at": loaded_at},
-                )
-            return
     # A throwaway target folder: dagster-dbt's default keeps one folder (~1 MB) per run under target/,
-    # which at one build per ingest batch would grow without bound.
+    # which at a build every few seconds would grow without bound.
     with tempfile.TemporaryDirectory(prefix="dbt-build-") as target:
         with dbt_connection_env(postgres.url):
             invocation = dbt.cli(list(BUILD_ARGS), context=context, target_path=Path(target))

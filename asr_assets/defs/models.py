@@ -25,6 +25,7 @@ from pathlib import Path
 import dagster as dg
 
 from asr_assets import settings
+from asr_assets.defs.jobs import ENGINE_LANE
 from asr_assets.defs.partitions import OWNERS
 from asr_assets.defs.resources import PostgresResource, WhisperModelResource
 from asr_assets.platform.files import header_length
@@ -344,6 +345,7 @@ def asr_model_promotion(
 promote_model_job = dg.define_asset_job(
     "promote_model_job",
     selection=dg.AssetSelection.assets(asr_model, asr_model_eval, asr_model_promotion),
+    tags=ENGINE_LANE,
     description="Register, evaluate and (if the quality gate passes) promote one model: pick its partition.",
 )
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 # Defaults for batch sizing; see sensors.py for why these numbers.
 DEFAULT_BATCH_MAX_FILES = 200
 DEFAULT_BATCH_MAX_AUDIO_S = 4 * 3600
+DEFAULT_BATCH_MAX_WAIT_S = 120
+DEFAULT_BATCH_MAX_IN_FLIGHT = 2  # locally: one batch in the engine's run, one queued behind it
 # New files hashed per tick. Its evaluation costs ~0.5 s per 1,000 small files plus ~20-25 us per listed entry
 # (docs/dagster-ingest.md, "Backlog"), far inside the 20 s budget; long calls stop at the byte budget first
 # (4 GiB: ~450 five-minute stereo calls). After it the daemon creates one run per closed batch, seconds each,
@@ -101,8 +103,13 @@ class LandingZoneResource(dg.ConfigurableResource):
     # Whole seconds here and below: Dagster reads an environment variable into an int field only (a float field
     # set from ASR_* made the code location fail to load).
     batch_max_audio_s: int = DEFAULT_BATCH_MAX_AUDIO_S
-    # How long an under-full batch stays open for more files; 0 = close every batch at the end of its tick.
-    batch_max_wait_s: int = 0
+    # An under-full batch closes at the end of its tick while fewer than batch_max_in_flight batches of its zone
+    # are closed and not settled (waiting for a run or in one): then its calls could not start sooner anyway, so
+    # they wait for company instead, at most batch_max_wait_s (0 = close every batch at the end of its tick). So a
+    # batch is one call at a trickle and grows with the arrival rate: each run pays its start-up once for every
+    # call that landed while the one before ran (docs/dagster-ingest.md, "Micro-batches").
+    batch_max_wait_s: int = DEFAULT_BATCH_MAX_WAIT_S
+    batch_max_in_flight: int = DEFAULT_BATCH_MAX_IN_FLIGHT
     # A tick hashes unseen files until one of these is reached and leaves the rest to the next tick: Dagster
     # cancels a sensor evaluation after 60 s, and a tick that never finishes would hash the same files forever.
     max_files_per_tick: int = DEFAULT_MAX_FILES_PER_TICK
@@ -227,7 +234,8 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             url=_env_or("ASR_LANDING_URL", None),
             batch_max_files=_env_int_or("ASR_BATCH_MAX_FILES", DEFAULT_BATCH_MAX_FILES),
             batch_max_audio_s=_env_int_or("ASR_BATCH_MAX_AUDIO_S", DEFAULT_BATCH_MAX_AUDIO_S),
-            batch_max_wait_s=_env_int_or("ASR_BATCH_MAX_WAIT_S", 0),
+            batch_max_wait_s=_env_int_or("ASR_BATCH_MAX_WAIT_S", DEFAULT_BATCH_MAX_WAIT_S),
+            batch_max_in_flight=_env_int_or("ASR_BATCH_MAX_IN_FLIGHT", DEFAULT_BATCH_MAX_IN_FLIGHT),
             max_files_per_tick=_env_int_or("ASR_MAX_FILES_PER_TICK", DEFAULT_MAX_FILES_PER_TICK),
             batch_max_attempts=_env_int_or("ASR_BATCH_MAX_ATTEMPTS", DEFAULT_BATCH_MAX_ATTEMPTS),
             retry_backoff_s=_env_int_or("ASR_RETRY_BACKOFF_S", DEFAULT_RETRY_BACKOFF_S),

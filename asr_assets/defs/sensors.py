@@ -58,7 +58,12 @@ def landing_sensor(
             conn,
             listing,
             zone,
-            BatchLimits(landing.batch_max_files, landing.batch_max_audio_s, landing.batch_max_wait_s),
+            BatchLimits(
+                landing.batch_max_files,
+                landing.batch_max_audio_s,
+                landing.batch_max_wait_s,
+                landing.batch_max_in_flight,
+            ),
             TickBudget(landing.max_files_per_tick, landing.max_bytes_per_tick, landing.max_tick_s),
         )
     with postgres.connect() as conn:

@@ -26,7 +26,7 @@ from asr_assets.local.daemon import (
 )
 from asr_assets.local.ingest_summary import mart_rows, print_marts, print_report, report_rows
 from asr_assets.local.landing import AUDIO_EXTENSIONS, land_files
-from asr_assets.local.runs import abandon_runs, batch_keys, wait_for_runs
+from asr_assets.local.runs import abandon_runs, batch_keys, wait_for_marts, wait_for_runs
 from asr_assets.local.sql import read_sql
 from asr_assets.platform import embedded_pg
 from asr_assets.platform.batch_runs import step_failures
@@ -113,7 +113,10 @@ def ingest(args: argparse.Namespace) -> int:
             print(f"started dagster-daemon (pid {daemon.pid}, log {log_path})")
         checksums = [item.checksum for item in landed]
         print("waiting for the landing sensor and the runs ...", flush=True)
-        statuses = wait_for_runs(instance, dsn, checksums, time.monotonic() + args.timeout, daemon, runs)
+        deadline = time.monotonic() + args.timeout
+        statuses = wait_for_runs(instance, dsn, checksums, deadline, daemon, runs)
+        succeeded = sorted(key for key, (status, _, _) in statuses.items() if status == "succeeded")
+        marts_error = wait_for_marts(instance, dsn, succeeded, deadline, daemon)
         conn = psycopg2.connect(dsn)
         try:
             keys = batch_keys(conn, checksums)
@@ -143,6 +146,8 @@ def ingest(args: argparse.Namespace) -> int:
         + f"; {len(statuses)} batch(es), {len(statuses) - len(failed)} succeeded; "
         f"{time.monotonic() - started_at:.0f} s"
     )
+    if marts_error:
+        print(f"the marts build failed: {marts_error}", file=sys.stderr)
     for key in failed:
         status, attempts, error = statuses[key]
         print(
@@ -153,7 +158,7 @@ def ingest(args: argparse.Namespace) -> int:
         if key in runs:
             for step, step_error in step_failures(instance, runs[key].dagster_run.run_id):
                 print(f"  {step}: {step_error}", file=sys.stderr)
-    return 1 if failed else 0
+    return 1 if failed or marts_error else 0
 
 
 def erase(args: argparse.Namespace) -> int:

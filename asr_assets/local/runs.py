@@ -8,7 +8,8 @@ from typing import Any
 
 from asr_assets.local.daemon import daemon_hint
 from asr_assets.local.sql import read_sql
-from asr_assets.platform.batch_runs import JOB_NAME
+from asr_assets.platform.batch_runs import JOB_NAME, WILL_RETRY_TAG
+from asr_assets.platform.marts import MARTS_JOB
 
 POLL_S = 1.0
 PROGRESS_EVERY_S = 15.0  # while a batch's run is going: how often `ingest` says how far it got
@@ -97,6 +98,43 @@ def wait_for_runs(
             return statuses
         time.sleep(POLL_S)
     raise TimeoutError(f"no result within the timeout; the daemon's log has the details{daemon_hint(daemon)}")
+
+
+def wait_for_marts(
+    instance, dsn: str, keys: list[str], deadline: float, daemon: subprocess.Popen | None
+) -> str | None:
+    """Poll until the marts hold every batch of `keys` (marts_sensor requests the build once they are loaded);
+    returns None, or the error of a build that started after they were loaded and failed (its retries too)."""
+    import psycopg2
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from asr_assets.platform.batch_runs import run_error
+    from asr_assets.platform.marts import unbuilt_batches
+
+    said = False
+    while time.monotonic() < deadline:
+        if daemon is not None and daemon.poll() is not None:
+            raise RuntimeError(f"dagster-daemon exited with code {daemon.returncode}; see its log")
+        conn = psycopg2.connect(dsn, connect_timeout=5)
+        try:
+            waiting = [(key, at) for key, at in unbuilt_batches(conn).batches if key in keys]
+        finally:
+            conn.close()
+        if not waiting:
+            return None
+        if not said:
+            print(f"  marts: waiting for the build of {len(waiting)} batch(es)", flush=True)
+            said = True
+        newest = instance.get_run_records(RunsFilter(job_name=MARTS_JOB), limit=1)
+        loaded = max(at for _, at in waiting).timestamp()
+        if newest and newest[0].dagster_run.status == DagsterRunStatus.FAILURE:
+            record = newest[0]
+            if (record.start_time or 0) > loaded and record.dagster_run.tags.get(WILL_RETRY_TAG) != "true":
+                return run_error(instance, record.dagster_run)
+        time.sleep(POLL_S)
+    raise TimeoutError(
+        f"the marts were not built within the timeout; the daemon's log has the details{daemon_hint(daemon)}"
+    )
 
 
 def run_progress(instance, record) -> str:

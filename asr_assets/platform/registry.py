@@ -38,6 +38,8 @@ class BatchLimits:
     max_files: int
     max_audio_s: float
     max_wait_s: float
+    # an under-full batch closes early while fewer batches of its zone are closed and unsettled (0: never early)
+    max_in_flight: int = 0
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ def register(
                 "max_files": limits.max_files,
                 "max_audio_s": limits.max_audio_s,
                 "max_wait_s": limits.max_wait_s,
+                "max_in_flight": limits.max_in_flight,
             },
         )
     return result

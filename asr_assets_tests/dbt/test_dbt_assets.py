@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from datetime import datetime
 
 import dagster as dg
 import pytest
@@ -64,11 +65,12 @@ def test_models_are_keyed_by_schema_and_sources_are_the_load_assets():
     assert "unique_fct_calls_call_id" in checks
 
 
-def test_the_ingest_job_builds_the_models_in_each_batch_run():
+def test_the_ingest_job_leaves_the_models_to_the_marts_job():
     from asr_assets.definitions import defs
 
-    job = defs.resolve_job_def("ingest_job")
-    assert dg.AssetKey(["asr_marts", "fct_calls"]) in job.asset_layer.executable_asset_keys
+    fct_calls = dg.AssetKey(["asr_marts", "fct_calls"])
+    assert fct_calls not in defs.resolve_job_def("ingest_job").asset_layer.executable_asset_keys
+    assert fct_calls in defs.resolve_job_def("marts_job").asset_layer.executable_asset_keys
 
 
 def test_prepare_writes_a_manifest_without_a_database(tmp_path, monkeypatch):
@@ -97,49 +99,67 @@ def test_materialising_the_dbt_assets_builds_the_marts_with_passing_checks(dbt_m
     assert [e.check_name for e in evaluations if not e.passed] == []
 
 
-def test_a_batch_an_earlier_build_covered_is_not_built_again(scratch_database):
-    """Runs queue for the dbt pool; one build covers every batch loaded before it, so the runs behind it skip."""
-    import psycopg2
+def test_one_build_picks_up_every_loaded_batch_and_the_sensor_asks_only_for_what_is_new(scratch_database):
+    """marts_sensor requests a build while loaded batches are missing from the marts and none is queued or running;
+    one build covers every batch loaded before it; a reload (a rerun, an erasure) is a new load to build."""
     from conftest import CALL_A, CALL_B, CALL_C, load_batch
+    from dagster._core.test_utils import create_run_for_test
 
-    from asr_assets import settings
+    from asr_assets.defs.marts import marts_sensor
+    from asr_assets.defs.resources import LandingZoneResource
+    from asr_assets.platform.marts import MARTS_JOB, unbuilt_batches
 
-    def materialize_in_run_of(batch: str) -> dg.ExecuteInProcessResult:
-        return dg.materialize(
-            [dbt_defs.dbt_transcripts],
-            resources={
-                "dbt": DbtCliResource(
-                    project_dir=dbt_defs.dbt_project, dbt_executable=dbt_defs.dbt_executable()
-                ),
-                "postgres": PostgresResource(database_url=scratch_database),
-            },
-            tags={"dagster/partition": batch},
+    postgres = PostgresResource(database_url=scratch_database)
+    instance = dg.DagsterInstance.ephemeral()
+
+    def unbuilt() -> list[str]:
+        with postgres.connect() as conn:
+            return unbuilt_batches(conn).keys
+
+    def tick(cursor: str | None = None):
+        context = dg.build_sensor_context(
+            instance=instance,
+            cursor=cursor,
+            resources={"postgres": postgres, "landing": LandingZoneResource()},
         )
-
-    def covered(batch: str) -> str | None:
-        conn = psycopg2.connect(settings.libpq_url(scratch_database))
-        try:
-            return dbt_defs.built_by_earlier_build(conn, batch)
-        finally:
-            conn.close()
+        return marts_sensor(context), context.cursor
 
     load_batch(scratch_database, "b1", [CALL_A, CALL_B])
     load_batch(scratch_database, "b2", [CALL_C])
-    assert covered("b1") is None and covered("b2") is None  # no mart yet
+    assert unbuilt() == ["b1", "b2"]  # no mart yet: every loaded batch
+    request, cursor = tick()
+    assert isinstance(request, dg.RunRequest) and request.tags["asr/batches"] == "2"
 
-    built = materialize_in_run_of("b2")  # b2's run builds, picking up b1 as well
-    assert not any(
-        e.materialization.metadata.get("covered_by_earlier_build")
-        for e in built.get_asset_materialization_events()
+    going = create_run_for_test(instance, job_name=MARTS_JOB, status=dg.DagsterRunStatus.STARTED)
+    assert isinstance(tick(cursor)[0], dg.SkipReason)  # one build at a time: it will find both
+    instance.report_run_failed(going)
+
+    built = dg.materialize(
+        [dbt_defs.dbt_transcripts],
+        resources={
+            "dbt": DbtCliResource(project_dir=dbt_defs.dbt_project, dbt_executable=dbt_defs.dbt_executable()),
+            "postgres": postgres,
+        },
     )
-    assert built.get_asset_check_evaluations()  # a real build runs the tests
-    assert covered("b1") and covered("b2")
+    assert built.success and built.get_asset_check_evaluations()  # a real build runs the tests
+    assert unbuilt() == []
+    skip, cursor = tick(cursor)
+    assert isinstance(skip, dg.SkipReason) and "every loaded batch" in skip.skip_message
 
-    skipped = materialize_in_run_of("b1")  # b1's run, queued behind that build: nothing to do
-    events = skipped.get_asset_materialization_events()
-    assert {e.asset_key for e in events} == set(dbt_defs.dbt_transcripts.keys)
-    assert all(e.materialization.metadata["covered_by_earlier_build"].value is True for e in events)
-    assert skipped.get_asset_check_evaluations() == []
+    load_batch(scratch_database, "b1", [CALL_A])  # reloaded: a new load to build
+    assert unbuilt() == ["b1"]
+    with postgres.connect() as conn:  # the cursor's point in time bounds the probe to recent loads
+        assert unbuilt_batches(conn, datetime.fromisoformat(cursor)).keys == ["b1"]
+    failed = instance.get_run_records(dg.RunsFilter(job_name=MARTS_JOB))[0]
+    assert (
+        failed.dagster_run.status == dg.DagsterRunStatus.FAILURE
+    )  # the newest build failed: a backoff first
+    request, _ = tick(cursor)
+    assert isinstance(request, dg.SkipReason) and "failed" in request.skip_message
 
-    load_batch(scratch_database, "b1", [CALL_A])  # reloaded (a rerun, an erasure): a new load to build
-    assert covered("b1") is None and covered("b2")
+
+def test_a_failed_build_waits_a_doubling_backoff():
+    from asr_assets.defs.marts import MAX_BACKOFF_S, backoff_s
+
+    assert [backoff_s(n, 30) for n in range(4)] == [0, 30, 60, 120]
+    assert backoff_s(20, 30) == MAX_BACKOFF_S

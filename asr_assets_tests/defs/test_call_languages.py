@@ -46,6 +46,9 @@ def test_a_french_and_a_spanish_call_are_transcribed_searchable_and_redacted_in_
         instance.add_dynamic_partitions(ingest_batches.name, [key])
         result = defs.resolve_job_def("ingest_job").execute_in_process(partition_key=key, instance=instance)
         assert result.success
+        assert (
+            defs.resolve_job_def("marts_job").execute_in_process(instance=instance).success
+        )  # marts_sensor's
         suspect_check = {c.check_name: c for c in result.get_asset_check_evaluations()}[
             "no_suspect_transcripts"
         ]

@@ -85,6 +85,9 @@ def test_erase_removes_a_call_everywhere_and_refuses_its_reupload(
         instance.add_dynamic_partitions(ingest_batches.name, [key])
         job = defs.resolve_job_def("ingest_job")
         assert job.execute_in_process(partition_key=key, instance=instance).success
+        assert (
+            defs.resolve_job_def("marts_job").execute_in_process(instance=instance).success
+        )  # marts_sensor's
         assert _tick(instance) == []  # the sensor settles the batch: no run of it in progress any more
         assert _rows_mentioning(dsn, call_id).get("asr_marts.fct_calls") == 1  # the marts have it
         assert _rows_mentioning(dsn, call_id).get("asr_raw.words", 0) > 5
@@ -119,6 +122,9 @@ def test_erase_removes_a_call_everywhere_and_refuses_its_reupload(
 
         # re-materialising the batch (artifacts kept from before would hold it) does not bring it back
         assert job.execute_in_process(partition_key=key, instance=instance).success
+        assert (
+            defs.resolve_job_def("marts_job").execute_in_process(instance=instance).success
+        )  # marts_sensor's
         assert _rows_mentioning(dsn, call_id) == {}
         assert _rows_mentioning(dsn, kept_id).get("asr_marts.fct_calls") == 1
 

@@ -64,10 +64,11 @@ def test_the_code_location_runs_the_sensor_and_keeps_the_pools():
     assert not sensor.targets  # it requests no runs
     pools = {
         node.name: node.definition.pool
-        for node in defs.resolve_job_def("ingest_job").graph.node_dict.values()
+        for job in ("ingest_job", "marts_job")
+        for node in defs.resolve_job_def(job).graph.node_dict.values()
     }
     assert pools["transcripts"] == TRANSCRIPTION_POOL
-    assert DBT_POOL in pools.values()
+    assert pools["dbt_transcripts"] == DBT_POOL
 
 
 def test_sets_the_limit_from_the_environment_and_follows_its_changes(

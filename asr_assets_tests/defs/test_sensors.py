@@ -111,6 +111,24 @@ def test_a_later_tick_registers_only_later_files(landing, sample_calls):
     assert by_file == {"a.wav": _added(first)[0], "b.wav": _added(second)[0]}
 
 
+def test_calls_landing_while_runs_are_busy_wait_for_company_in_one_batch(landing, sample_calls):
+    """A batch closes at the end of its tick while fewer than batch_max_in_flight (2) batches wait for or are in a
+    run; past that, the calls landing meanwhile gather in the open batch, which closes once a run settles."""
+    keys = []
+    for name, path in zip(("a.wav", "b.wav", "c.wav", "d.wav"), sample_calls[:4], strict=True):
+        landing.put(path, name)
+        keys.append([r.partition_key for r in landing.tick().run_requests])
+    assert [len(k) for k in keys] == [1, 1, 0, 0]  # a and b each requested at once; c and d wait
+    by_file = dict(landing.query("select file_name, partition_key from asr_raw.landed_files"))
+    assert by_file["c.wav"] == by_file["d.wav"] not in (keys[0][0], keys[1][0])
+    query_rows(
+        landing.database_url,
+        "update asr_raw.ingest_batches set status = 'succeeded' where partition_key = %(key)s",
+        {"key": keys[0][0]},
+    )
+    assert [r.partition_key for r in landing.tick().run_requests] == [by_file["c.wav"]]
+
+
 def test_a_fresh_instance_on_the_same_database_requests_nothing_new(landing, sample_calls):
     for path in sample_calls[:2]:
         landing.put(path, path.name)

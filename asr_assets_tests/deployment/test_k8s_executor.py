@@ -430,8 +430,8 @@ def test_a_crashed_run_pod_is_resumed_and_the_run_completes(cluster: Cluster, tm
 def test_whole_ingest_job_runs_step_by_step_in_kubernetes_jobs(
     cluster: Cluster, k8s_database_url: str, sample_calls: list[Path], monkeypatch: pytest.MonkeyPatch
 ):
-    """`make test-k8s`: every step of the real ingest_job on one sample call, each in its own pod, the engine and
-    dbt included, and the start-up of each step pod measured (written to $ASR_K8S_TIMINGS_JSON when set). About
+    """`make test-k8s`: every step of the real ingest_job on one sample call, each in its own pod, the engine
+    included (the marts are marts_job's), and the start-up of each step pod measured (written to $ASR_K8S_TIMINGS_JSON when set). About
     4 min on the shared 2-core machine: too long for every `make test` (which deselects the `k8s_e2e` marker)."""
     partition_key = _land_one_call(cluster, k8s_database_url, sample_calls[0], monkeypatch)
     result = dg.execute_job(
