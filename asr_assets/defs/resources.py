@@ -19,6 +19,7 @@ from asr_assets import settings
 from asr_assets.platform.artifacts import ArtifactStore
 from asr_assets.platform.discovery import Listing, list_landing
 from asr_assets.platform.embedded_pg import ensure_database_url
+from asr_assets.platform.landing_watch import Look, ReconcileState, look, look_again
 
 if TYPE_CHECKING:
     from asr_assets.asr.transcribe import Transcriber, TranscriptionOptions
@@ -37,6 +38,8 @@ DEFAULT_MAX_FILES_PER_TICK = 400
 DEFAULT_MAX_BYTES_PER_TICK = 4 << 30  # ~8 s of hashing at 500 MB/s
 DEFAULT_MAX_TICK_S = 20.0
 DEFAULT_BATCH_MAX_ATTEMPTS = 5
+DEFAULT_RECONCILE_INTERVAL_S = 600
+DEFAULT_RECONCILE_SLICE = 5000
 DEFAULT_RETRY_BACKOFF_S = 30
 
 
@@ -119,6 +122,10 @@ class LandingZoneResource(dg.ConfigurableResource):
     # re-execute a failed run once); the wait between them starts at retry_backoff_s and doubles.
     batch_max_attempts: int = DEFAULT_BATCH_MAX_ATTEMPTS
     retry_backoff_s: int = DEFAULT_RETRY_BACKOFF_S
+    # A watched folder's ticks register what its events named; a reconciliation pass over the whole zone, for
+    # anything an event missed, starts every reconcile_interval_s and compares reconcile_slice entries a tick.
+    reconcile_interval_s: int = DEFAULT_RECONCILE_INTERVAL_S
+    reconcile_slice: int = DEFAULT_RECONCILE_SLICE
 
     def location(self) -> str:
         """The landing URL as configured (refused when it carries credentials: they belong in the environment)."""
@@ -132,6 +139,15 @@ class LandingZoneResource(dg.ConfigurableResource):
     def listing(self) -> Listing:
         """Every entry under the landing URL (recursively): complete files, and the rest with a reason."""
         return list_landing(self.location())
+
+    def look(self, state: ReconcileState, now: float) -> Look:
+        """What a tick registers: the files events named, a reconciliation slice when one is due, or everything
+        when there is no event feed (platform/landing_watch.py)."""
+        return look(self.location(), state, now, self.reconcile_interval_s, self.reconcile_slice)
+
+    def look_again(self, uris: list[str]) -> None:
+        """The next tick looks at these files again (left for later by the tick's budget)."""
+        look_again(self.location(), uris)
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):
@@ -239,6 +255,8 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             max_files_per_tick=_env_int_or("ASR_MAX_FILES_PER_TICK", DEFAULT_MAX_FILES_PER_TICK),
             batch_max_attempts=_env_int_or("ASR_BATCH_MAX_ATTEMPTS", DEFAULT_BATCH_MAX_ATTEMPTS),
             retry_backoff_s=_env_int_or("ASR_RETRY_BACKOFF_S", DEFAULT_RETRY_BACKOFF_S),
+            reconcile_interval_s=_env_int_or("ASR_RECONCILE_INTERVAL_S", DEFAULT_RECONCILE_INTERVAL_S),
+            reconcile_slice=_env_int_or("ASR_RECONCILE_SLICE", DEFAULT_RECONCILE_SLICE),
         ),
         "artifacts": ArtifactStoreResource(url=_env_or("ASR_STORAGE_URL", None)),
         "whisper": WhisperModelResource(

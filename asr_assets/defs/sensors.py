@@ -32,6 +32,7 @@ from asr_assets.platform.batch_runs import (
     settle_given_up,
     settle_requested,
 )
+from asr_assets.platform.landing_watch import ReconcileState
 from asr_assets.platform.registry import BatchLimits, TickBudget, register
 
 # 5 s locally; a deployment sets e.g. 30-60 (each tick lists the whole landing prefix).
@@ -50,7 +51,8 @@ def landing_sensor(
     retries a batch whose run failed (bounded, with a backoff)."""
     started = time.monotonic()
     zone = landing.resolved_url()
-    listing = landing.listing()
+    seen = landing.look(ReconcileState.from_cursor(context.cursor), time.time())
+    listing = seen.listing
     for run_id in reap_dead_local_runs(context.instance):
         context.log.warning(f"run {run_id} had lost its worker process: marked failed so the queue moves")
     with postgres.connect() as conn:
@@ -66,6 +68,7 @@ def landing_sensor(
             ),
             TickBudget(landing.max_files_per_tick, landing.max_bytes_per_tick, landing.max_tick_s),
         )
+    landing.look_again(registration.deferred_uris)
     with postgres.connect() as conn:
         policy = RetryPolicy(max_attempts=landing.batch_max_attempts, backoff_s=landing.retry_backoff_s)
         changed = settle_requested(conn, context.instance, zone, policy)
@@ -80,8 +83,11 @@ def landing_sensor(
     to_add = [key for key in keys if not context.instance.has_dynamic_partition(ingest_batches.name, key)]
     if registration.new or registration.duplicates or registration.deferred:
         # the evaluation's time (listing included; Dagster cancels it at 60 s), before the daemon creates the runs
-        context.log.info(f"landing zone: {registration.summary()}; tick {time.monotonic() - started:.2f} s")
+        context.log.info(
+            f"landing zone: {registration.summary()}; looked at {seen.how}; tick {time.monotonic() - started:.2f} s"
+        )
     return dg.SensorResult(
+        cursor=seen.state.to_cursor(),
         run_requests=run_requests,
         asset_events=checks,
         dynamic_partitions_requests=[ingest_batches.build_add_request(to_add)] if to_add else [],

@@ -114,27 +114,51 @@ def _walk_local(root: str) -> Listing:
                     SkippedEntry(storable_text(f"file://{path}"), "symlink to a folder (not followed)")
                 )
         for name in files:
-            path = os.path.join(folder, name)
-            uri = f"file://{path}"
-            try:
-                info = os.lstat(path)
-            except OSError as e:  # vanished between the listing and the stat, or no permission
-                skipped.append(SkippedEntry(storable_text(uri), f"unreadable: {e.strerror}"))
-                continue
-            if stat.S_ISLNK(info.st_mode):
-                skipped.append(
-                    SkippedEntry(storable_text(uri), "symlink (not followed: land the file itself)")
-                )
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                skipped.append(
-                    SkippedEntry(storable_text(uri), "not a regular file (fifo, socket or device)")
-                )
-                continue
-            raw = os.fsencode(path) if storable_text(path) != path else None
-            entry = _object_or_skip(uri, name, info.st_size, info.st_mtime, raw)
+            entry = _local_entry(os.path.join(folder, name))
+            if entry is not None:
+                (objects if isinstance(entry, LandedObject) else skipped).append(entry)
+    return Listing(objects, skipped)
+
+
+def _local_entry(path: str) -> LandedObject | SkippedEntry | None:
+    """One local path as listed: a complete file, or what it is instead with a reason (None: a folder)."""
+    uri = f"file://{path}"
+    try:
+        info = os.lstat(path)
+    except OSError as e:  # vanished between the listing and the stat, or no permission
+        return SkippedEntry(storable_text(uri), f"unreadable: {e.strerror}")
+    if stat.S_ISDIR(info.st_mode):
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        return SkippedEntry(storable_text(uri), "symlink (not followed: land the file itself)")
+    if not stat.S_ISREG(info.st_mode):
+        return SkippedEntry(storable_text(uri), "not a regular file (fifo, socket or device)")
+    raw = os.fsencode(path) if storable_text(path) != path else None
+    return _object_or_skip(uri, os.path.basename(path), info.st_size, info.st_mtime, raw)
+
+
+def list_local_paths(paths: set[str]) -> Listing:
+    """The entries at these local paths (the files filesystem events named), as a listing would show them."""
+    objects: list[LandedObject] = []
+    skipped: list[SkippedEntry] = []
+    for path in sorted(paths):
+        if not os.path.lexists(path):  # created and gone again (a temp name renamed): nothing to register
+            continue
+        entry = _local_entry(path)
+        if entry is not None:
             (objects if isinstance(entry, LandedObject) else skipped).append(entry)
     return Listing(objects, skipped)
+
+
+def slice_after(listing: Listing, after: str, limit: int) -> tuple[Listing, str]:
+    """The entries of `listing` whose URI sorts after `after`, at most `limit` of them, and where the next slice
+    starts ("" once this one reached the end): a reconciliation pass in bounded steps."""
+    entries = sorted([*listing.objects, *listing.skipped], key=lambda e: e.uri)
+    taken = [e for e in entries if e.uri > after][:limit]
+    done = len(taken) < limit or taken[-1].uri == entries[-1].uri
+    return Listing(
+        [e for e in taken if isinstance(e, LandedObject)], [e for e in taken if isinstance(e, SkippedEntry)]
+    ), ("" if done else taken[-1].uri)
 
 
 def _modified(info: dict[str, Any]) -> float:

@@ -58,6 +58,7 @@ class Registration:
     refused: int = 0  # content erased on request (asr_raw.erasures): never registered again
     skipped: list[SkippedEntry] = field(default_factory=list)  # listed, not taken, with the reason
     deferred: int = 0  # unseen files left for the next tick (budget)
+    deferred_uris: list[str] = field(default_factory=list)  # which (openable URIs): the next tick looks again
 
     def summary(self) -> str:
         return (
@@ -138,7 +139,11 @@ def register(
     each batch's counts updated once."""
     todo = unseen_objects(conn, listing.objects)
     hashed, unreadable, deferred = hash_within_budget(todo, budget)
-    result = Registration(skipped=[*listing.skipped, *unreadable], deferred=deferred)
+    result = Registration(
+        skipped=[*listing.skipped, *unreadable],
+        deferred=deferred,
+        deferred_uris=[o.open_uri for o in todo[len(todo) - deferred :]] if deferred else [],
+    )
     sizes = {o.uri: (o.size_bytes, o.modified) for o in listing.objects}
     seen: list[dict] = []
     new_files: list[tuple] = []

@@ -1,5 +1,6 @@
 import os
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -26,6 +27,7 @@ class Landing:
             "postgres": PostgresResource(database_url=database_url),
         }
         self._mtime = 1_700_000_000.0
+        self.cursor: str | None = None  # kept between ticks, as the daemon keeps it
 
     def put(self, src: Path, name: str) -> Path:
         dest = self.root / name
@@ -37,10 +39,11 @@ class Landing:
     def tick(self) -> dg.SensorResult:
         context = dg.build_sensor_context(
             instance=self.instance,
-            cursor=None,
+            cursor=self.cursor,
             resources=self.resources,
         )
         result = landing_sensor(context)
+        self.cursor = result.cursor
         for request in result.dynamic_partitions_requests:
             self.instance.add_dynamic_partitions(ingest_batches.name, list(request.partition_keys))
         return result
@@ -315,3 +318,87 @@ def test_marts_fresh_fails_while_a_closed_batch_waits_and_passes_once_it_is_buil
             conn.close()
         (fresh,) = marts_freshness_sensor(context).asset_events
         assert fresh.passed and fresh.metadata["stale_batches"].value == 0
+
+
+def _registered(landing: Landing) -> set[str]:
+    return {row[0] for row in landing.query("select file_name from asr_raw.landed_files")}
+
+
+def _delivered_events(root: Path, names: set[str]) -> set[str]:
+    """Drain the folder's feed until its events have named every file of `names` (the observer thread delivers
+    them a moment after the write); returns the paths drained."""
+    from asr_assets.platform.folder_events import folder_events
+
+    drained: set[str] = set()
+    deadline = time.monotonic() + 30
+    while not names <= {Path(p).name for p in drained} and time.monotonic() < deadline:
+        drained |= folder_events(str(root)).drain() or set()
+        time.sleep(0.05)
+    assert names <= {Path(p).name for p in drained}, drained
+    return drained
+
+
+def test_a_watched_folder_registers_what_its_events_name(landing, sample_calls):
+    """After the first tick (a whole listing: the process may have started after files landed), a tick registers
+    the files filesystem events named, without listing the folder."""
+    from asr_assets.platform.landing_watch import ReconcileState
+
+    landing.put(sample_calls[0], "first.wav")
+    landing.tick()
+    assert _registered(landing) == {"first.wav"}
+    landing.put(sample_calls[1], "second.wav")
+    sub = landing.root / "2026" / "12"
+    sub.mkdir(parents=True)
+    landing.put(sample_calls[2], "2026/12/third.wav")
+    zone = landing.resources["landing"]
+    zone.look_again(sorted(_delivered_events(landing.root, {"second.wav", "third.wav"})))  # back for the tick
+    seen = zone.look(ReconcileState.from_cursor(landing.cursor), time.time())
+    assert seen.how == "events"
+    assert {o.name for o in seen.listing.objects} == {"second.wav", "third.wav"}
+    zone.look_again([o.uri for o in seen.listing.objects])  # not registered yet: the tick's to register
+    landing.tick()
+    assert _registered(landing) == {"first.wav", "second.wav", "third.wav"}
+
+
+def test_files_whose_events_were_missed_are_found_by_the_reconciliation_pass_in_slices(
+    tmp_path, database_url, sample_calls
+):
+    root = tmp_path / "landing"
+    root.mkdir()
+    with dg.instance_for_test() as instance:
+        landing = Landing(root, database_url, instance, reconcile_interval_s=3600, reconcile_slice=2)
+        landing.query(_EMPTY_REGISTRY)
+        landing.tick()  # the whole (empty) folder, and the pass it counts as
+        for path in sample_calls[:4]:
+            landing.put(path, path.name)
+        _delivered_events(root, {p.name for p in sample_calls[:4]})  # and lost
+        landing.tick()
+        assert _registered(landing) == set()  # no event, no pass due: nothing looked at
+        landing.resources["landing"] = LandingZoneResource(
+            url=str(root), reconcile_interval_s=0, reconcile_slice=2
+        )
+        counts = []
+        for _ in range(3):
+            landing.tick()
+            counts.append(len(_registered(landing)))
+        assert counts == [2, 4, 4]  # two entries compared a tick, in URI order, then a new pass
+        landing.query(_EMPTY_REGISTRY)
+
+
+def test_files_over_a_ticks_budget_are_looked_at_again_by_the_next_tick(tmp_path, database_url, sample_calls):
+    root = tmp_path / "landing"
+    root.mkdir()
+    with dg.instance_for_test() as instance:
+        landing = Landing(root, database_url, instance, max_files_per_tick=1)
+        landing.query(_EMPTY_REGISTRY)
+        landing.tick()
+        for path in sample_calls[:3]:
+            landing.put(path, path.name)
+        landed = _delivered_events(root, {p.name for p in sample_calls[:3]})
+        landing.resources["landing"].look_again(sorted(landed))  # the events, whenever the thread delivered them
+        counts = []
+        for _ in range(3):
+            landing.tick()
+            counts.append(len(_registered(landing)))
+        assert counts == [1, 2, 3]
+        landing.query(_EMPTY_REGISTRY)

@@ -1,0 +1,79 @@
+"""What a landing tick looks at: the files that changed, plus a bounded slice of a slow reconciliation pass.
+
+A local landing folder is watched (platform/folder_events.py): a tick registers the paths its events named, so it
+costs what arrived, whatever the folder holds. Events can be missed (the sensor's process started after files
+landed, an overflowed queue), so the tick lists the whole folder when the feed says so, and a reconciliation pass
+goes over the folder every `interval_s` in slices of `slice_size` entries, one slice per tick, resuming after the
+last URI it compared (kept in the sensor's cursor): the registry is asked about `slice_size` entries per tick, not
+about the archive. An object store without a feed is listed whole every tick, as before (docs/dagster-ingest.md,
+"Discovery").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from asr_assets.platform.discovery import Listing, list_landing, list_local_paths, slice_after
+from asr_assets.platform.folder_events import folder_events
+
+
+@dataclass(frozen=True)
+class ReconcileState:
+    after: str = ""  # the last URI the pass under way compared ("": no pass under way)
+    pass_started: float = 0.0  # when the current (or last) pass began, POSIX seconds
+
+    def to_cursor(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_cursor(cls, cursor: str | None) -> ReconcileState:
+        try:
+            return cls(**json.loads(cursor)) if cursor else cls()
+        except (ValueError, TypeError):  # a cursor of an older version: start a pass
+            return cls()
+
+
+@dataclass(frozen=True)
+class Look:
+    listing: Listing
+    state: ReconcileState
+    how: str  # "events", "events + reconciliation slice", "whole listing (...)"
+
+
+def local_root(url: str) -> str | None:
+    if url.startswith("file://"):
+        return url.removeprefix("file://")
+    return None if "://" in url else url
+
+
+def look_again(url: str, uris: list[str]) -> None:
+    """The next tick looks at these files again (the registry left them for later: over the tick's budget)."""
+    root = local_root(url)
+    feed = folder_events(root) if root is not None else None
+    if feed is not None:
+        feed.requeue([uri.removeprefix("file://") for uri in uris])
+
+
+def look(url: str, state: ReconcileState, now: float, interval_s: float, slice_size: int) -> Look:
+    """This tick's listing of the landing zone at `url` and the reconciliation state to keep."""
+    root = local_root(url)
+    feed = folder_events(root) if root is not None else None
+    changed = feed.drain() if feed is not None else None
+    if changed is None:
+        why = "no event feed" if feed is None else "events may have been missed"
+        return Look(list_landing(url), ReconcileState("", now), f"whole listing ({why})")
+    listing = list_local_paths(changed)
+    if not state.after and now - state.pass_started < interval_s:
+        return Look(listing, state, "events")
+    part, after = slice_after(list_landing(url), state.after, slice_size)
+    started = state.pass_started if state.after else now
+    named = {e.uri for e in [*listing.objects, *listing.skipped]}
+    return Look(
+        Listing(
+            [*listing.objects, *(o for o in part.objects if o.uri not in named)],
+            [*listing.skipped, *(e for e in part.skipped if e.uri not in named)],
+        ),
+        ReconcileState(after, started),
+        "events + reconciliation slice",
+    )
