@@ -367,6 +367,7 @@ def test_files_whose_events_were_missed_are_found_by_the_reconciliation_pass_in_
     root.mkdir()
     with dg.instance_for_test() as instance:
         landing = Landing(root, database_url, instance, reconcile_interval_s=3600, reconcile_slice=2)
+        migrate(settings.libpq_url(database_url))
         landing.query(_EMPTY_REGISTRY)
         landing.tick()  # the whole (empty) folder, and the pass it counts as
         for path in sample_calls[:4]:
@@ -390,6 +391,7 @@ def test_files_over_a_ticks_budget_are_looked_at_again_by_the_next_tick(tmp_path
     root.mkdir()
     with dg.instance_for_test() as instance:
         landing = Landing(root, database_url, instance, max_files_per_tick=1)
+        migrate(settings.libpq_url(database_url))
         landing.query(_EMPTY_REGISTRY)
         landing.tick()
         for path in sample_calls[:3]:
