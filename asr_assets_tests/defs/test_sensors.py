@@ -247,6 +247,7 @@ def test_a_tick_hashes_within_its_budget_and_leaves_the_rest(tmp_path, database_
     root.mkdir()
     with dg.instance_for_test() as instance:
         landing = Landing(root, database_url, instance, max_files_per_tick=2)
+        migrate(settings.libpq_url(database_url))
         landing.query(_EMPTY_REGISTRY)
         for i in range(5):
             write_tone(root / f"t{i}.wav", 1.0, amplitude=0.1 + i / 20)
