@@ -216,11 +216,17 @@ def _erasure_line(result) -> str:
 def ui(args: argparse.Namespace) -> int:
     """`dagster dev` on args.port, on the same workspace and instance as `ingest`."""
     started_pg = _prepare()
+    landing = settings.landing_url()
+    if "://" not in landing or landing.startswith(
+        "file://"
+    ):  # a folder: there must be somewhere to drop a call
+        Path(landing.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     proc = start_dev(args.port, args.host, "info" if getattr(args, "verbose", False) else "warning")
     shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
     print(
-        f"Dagster UI at http://{shown}:{args.port} (webserver + daemon; the landing sensor watches "
-        f"{settings.landing_url()}). Ctrl-C or SIGTERM stops everything. -v: Dagster's INFO log.",
+        f"Dagster UI at http://{shown}:{args.port} (webserver + daemon). Ctrl-C or SIGTERM stops everything. "
+        f"-v: Dagster's INFO log.\nDrop recordings into {landing}: the landing sensor picks them up within seconds "
+        "(write under a temp name such as .<name>.part and rename, or copy them whole).",
         flush=True,
     )
     try:

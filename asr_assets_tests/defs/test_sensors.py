@@ -398,7 +398,9 @@ def test_files_over_a_ticks_budget_are_looked_at_again_by_the_next_tick(tmp_path
         for path in sample_calls[:3]:
             landing.put(path, path.name)
         landed = _delivered_events(root, {p.name for p in sample_calls[:3]})
-        landing.resources["landing"].look_again(sorted(landed))  # the events, whenever the thread delivered them
+        landing.resources["landing"].look_again(
+            sorted(landed)
+        )  # the events, whenever the thread delivered them
         counts = []
         for _ in range(3):
             landing.tick()

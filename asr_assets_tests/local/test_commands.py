@@ -351,7 +351,8 @@ def _assert_all_stopped(started: list, pgdata: Path) -> None:
 @pytest.mark.timeout(600)
 def test_sigterm_of_ui_started_in_the_background_leaves_nothing_running(scratch_asr_home):
     """`asr-assets ui &` then `kill PID`: the webserver, the daemon, their code servers and the embedded
-    PostgreSQL it started all stop. Started as a shell starts a background job: SIGINT ignored."""
+    PostgreSQL it started all stop. Started as a shell starts a background job: SIGINT ignored. On this fresh home
+    it made the landing folder it watches and said where it is, so a call dropped there has somewhere to go."""
     import signal
     import time
     import urllib.request
@@ -363,8 +364,9 @@ def test_sigterm_of_ui_started_in_the_background_leaves_nothing_running(scratch_
         [sys.executable, "-m", "asr_assets.cli", "ui", "--port", str(port)],
         cwd=REPO,
         env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
@@ -381,8 +383,10 @@ def test_sigterm_of_ui_started_in_the_background_leaves_nothing_running(scratch_
         started = psutil.Process(proc.pid).children(recursive=True)
         assert len(started) >= 2  # dagster dev, its webserver and daemon (and code servers)
         assert embedded_pg.embedded_postgres_running(scratch_asr_home / "pgdata")
+        assert (scratch_asr_home / "landing").is_dir()
         proc.send_signal(signal.SIGTERM)
-        proc.wait(120)
+        out, _ = proc.communicate(timeout=120)
+        assert f"Drop recordings into {scratch_asr_home / 'landing'}" in out
     finally:
         if proc.poll() is None:
             proc.kill()

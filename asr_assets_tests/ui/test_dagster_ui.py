@@ -176,3 +176,33 @@ def test_the_report_link_opens_a_page_with_its_charts(page, ui):
     assert page.locator(".plotly-graph-div").count() == 6
     assert page.locator(".plotly-graph-div .main-svg").count() >= 6  # drawn: plotly.js loaded from beside it
     assert "Talk time per call" in page.inner_text("body")
+
+
+def test_a_call_dropped_into_the_landing_folder_while_the_ui_runs_reaches_the_marts(ui, sample_calls):
+    """The README's loop with the platform running: a recording renamed into the landing folder is found by its
+    filesystem event, transcribed by a batch run and built into asr_marts.fct_calls by the marts build."""
+    import numpy as np
+    import soundfile as sf
+
+    _, _, home = ui
+    audio, rate = sf.read(str(sample_calls[0]), dtype="int16", always_2d=True)
+    audio[-1, 0] ^= 1  # content of its own: not a duplicate of a call the fixture landed
+    temp = home / "landing" / ".dropped.wav.part"
+    sf.write(str(temp), np.ascontiguousarray(audio), rate, subtype="PCM_16")
+    os.replace(temp, home / "landing" / "dropped.wav")
+    env = {k: v for k, v in os.environ.items() if k not in ("ASR_DATABASE_URL", "DAGSTER_HOME")}
+    url = _cli(env | {"ASR_HOME": str(home)}, "db-url").stdout.strip()
+    deadline = time.monotonic() + 300
+    rows: list = []
+    while not rows and time.monotonic() < deadline:
+        time.sleep(2)
+        conn = psycopg2.connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("select to_regclass('asr_marts.fct_calls') is not null")
+                if cur.fetchone()[0]:
+                    cur.execute("select count_words from asr_marts.fct_calls where file_name = 'dropped.wav'")
+                    rows = cur.fetchall()
+        finally:
+            conn.close()
+    assert rows and rows[0][0] > 10, "dropped.wav did not reach asr_marts.fct_calls within 300 s"
