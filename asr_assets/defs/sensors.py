@@ -2,18 +2,22 @@
 and every requested run followed to its end: retried with a backoff when it fails, given up (and shown) when it
 keeps failing.
 
-Batch sizing. Dagster recommends at most ~100,000 partitions per asset (its UI fetches every key); we aim for
-10-20k a year. A batch closes at `batch_max_files` calls or `batch_max_audio_s` of audio (by the file headers),
-whichever comes first, or `batch_max_wait_s` after it opened. With the defaults (200 calls, 4 h of audio) a bank
-landing 2 M calls a year (~5 min each) fills ~10,000 batches a year: 50,000 partitions in five years, and each run
-carries minutes of work, enough to amortise the ~10 s of run start-up. Locally batch_max_wait_s is 0 (a batch
-closes at the end of its tick, so the demo does not wait); in a deployment with a trickle of files set it to
-minutes, or the trickle makes one tiny partition per tick.
+Discovery. A local landing folder is watched: a tick registers the files its filesystem events named, lists the
+whole folder only when events may have been missed (its first tick in a process), and compares a bounded slice of
+a reconciliation pass every ASR_RECONCILE_INTERVAL_S (platform/landing_watch.py). An object store is listed whole
+every tick. The registry decides what is new either way; events only wake it.
 
-State. Everything that decides what happens lives in PostgreSQL, not in the sensor's cursor: which entries were seen
-(platform/registry.py), which batch each file is in, and each batch's status (platform/batch_runs.py). A lost
-cursor, a restarted daemon or a second instance on the same database therefore never regroups files or re-requests
-finished batches, and a batch belongs to the landing zone it was landed in.
+Batch sizing. Dagster recommends at most ~100,000 partitions per asset (its UI fetches every key). A batch closes
+at `batch_max_files` calls or `batch_max_audio_s` of audio (by the file headers), `batch_max_wait_s` after it
+opened, or at the end of its tick while fewer than `batch_max_in_flight` batches of its zone wait for or are in a
+run (docs/dagster-ingest.md, "Micro-batches"): one call per batch at a trickle, larger batches as calls arrive
+faster than runs finish, so each run's start-up is paid for every call that landed while the one before ran.
+
+State. Everything that decides what happens lives in PostgreSQL, not in the sensor's cursor (which keeps only where
+the reconciliation pass is): which entries were seen (platform/registry.py), which batch each file is in, and each
+batch's status (platform/batch_runs.py). A lost cursor, a restarted daemon or a second instance on the same
+database therefore never regroups files or re-requests finished batches, and a batch belongs to the landing zone it
+was landed in.
 """
 
 import time
@@ -35,7 +39,7 @@ from asr_assets.platform.batch_runs import (
 from asr_assets.platform.landing_watch import ReconcileState
 from asr_assets.platform.registry import BatchLimits, TickBudget, register
 
-# 5 s locally; a deployment sets e.g. 30-60 (each tick lists the whole landing prefix).
+# 5 s locally; a deployment sets e.g. 30-60 (an object store's tick lists the whole landing prefix).
 SENSOR_INTERVAL_S = settings.current().sensor_interval_s
 
 
