@@ -13,6 +13,8 @@ from benchmarks.latency import add_parser as add_latency_parser
 from benchmarks.latency import cmd_latency
 from benchmarks.scaling_report import add_parser as add_scaling_parser
 from benchmarks.scaling_report import cmd_scaling
+from benchmarks.tick_time import add_parser as add_tick_time_parser
+from benchmarks.tick_time import cmd_tick_time
 
 COMMANDS = (
     "bench",
@@ -23,6 +25,7 @@ COMMANDS = (
     "pg-volume",
     "scaling",
     "latency",
+    "tick-time",
 )  # the public ones; the two below are the bench's own subprocesses, not listed
 WORKER = "_worker"
 FW_WORKER = (
@@ -202,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the full report here")
 
     add_latency_parser(sub)  # `latency`: landed -> fct_calls on a warm local platform (benchmarks/latency.py)
+    add_tick_time_parser(sub)  # `tick-time`: landing ticks over 1,000 vs 1,000,000 registered files
     add_scaling_parser(sub)  # `scaling`: the scaling model (benchmarks/scaling.py, docs/scaling.md)
 
     p = sub.add_parser(
@@ -388,6 +392,7 @@ HANDLERS = {
     "pg-volume": cmd_pg_volume,
     "scaling": cmd_scaling,
     "latency": cmd_latency,
+    "tick-time": cmd_tick_time,
     WORKER: cmd_worker,
     FW_WORKER: cmd_fw_transcribe,
 }
