@@ -19,7 +19,7 @@ from asr_assets import settings
 from asr_assets.platform.artifacts import ArtifactStore
 from asr_assets.platform.discovery import Listing, list_landing
 from asr_assets.platform.embedded_pg import ensure_database_url
-from asr_assets.platform.landing_watch import Look, ReconcileState, look, look_again
+from asr_assets.platform.landing_watch import Look, ReconcileState, acknowledge, look, look_again
 
 if TYPE_CHECKING:
     from asr_assets.asr.transcribe import Transcriber, TranscriptionOptions
@@ -126,6 +126,8 @@ class LandingZoneResource(dg.ConfigurableResource):
     # anything an event missed, starts every reconcile_interval_s and compares reconcile_slice entries a tick.
     reconcile_interval_s: int = DEFAULT_RECONCILE_INTERVAL_S
     reconcile_slice: int = DEFAULT_RECONCILE_SLICE
+    # An object store's event notifications: the SQS queue its ObjectCreated events go to (None: list every tick).
+    queue_url: str | None = None
 
     def location(self) -> str:
         """The landing URL as configured (refused when it carries credentials: they belong in the environment)."""
@@ -143,7 +145,13 @@ class LandingZoneResource(dg.ConfigurableResource):
     def look(self, state: ReconcileState, now: float) -> Look:
         """What a tick registers: the files events named, a reconciliation slice when one is due, or everything
         when there is no event feed (platform/landing_watch.py)."""
-        return look(self.location(), state, now, self.reconcile_interval_s, self.reconcile_slice)
+        return look(
+            self.location(), state, now, self.reconcile_interval_s, self.reconcile_slice, self.queue_url
+        )
+
+    def acknowledge(self, seen: Look) -> None:
+        """Delete the event messages a committed tick handled (an object store's queue)."""
+        acknowledge(self.location(), self.queue_url, seen.receipts)
 
     def look_again(self, uris: list[str]) -> None:
         """The next tick looks at these files again (left for later by the tick's budget)."""
@@ -257,6 +265,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             retry_backoff_s=_env_int_or("ASR_RETRY_BACKOFF_S", DEFAULT_RETRY_BACKOFF_S),
             reconcile_interval_s=_env_int_or("ASR_RECONCILE_INTERVAL_S", DEFAULT_RECONCILE_INTERVAL_S),
             reconcile_slice=_env_int_or("ASR_RECONCILE_SLICE", DEFAULT_RECONCILE_SLICE),
+            queue_url=_env_or("ASR_LANDING_QUEUE_URL", None),
         ),
         "artifacts": ArtifactStoreResource(url=_env_or("ASR_STORAGE_URL", None)),
         "whisper": WhisperModelResource(

@@ -73,6 +73,7 @@ def landing_sensor(
             TickBudget(landing.max_files_per_tick, landing.max_bytes_per_tick, landing.max_tick_s),
         )
     landing.look_again(registration.deferred_uris)
+    landing.acknowledge(seen)  # the registration has committed: the queue's messages may go
     with postgres.connect() as conn:
         policy = RetryPolicy(max_attempts=landing.batch_max_attempts, backoff_s=landing.retry_backoff_s)
         changed = settle_requested(conn, context.instance, zone, policy)

@@ -192,3 +192,57 @@ def _find_remote(fs: Any, root: str) -> Listing:
         )
         (objects if isinstance(entry, LandedObject) else skipped).append(entry)
     return Listing(objects, skipped)
+
+
+def list_remote_objects(url: str, uris: set[str]) -> Listing:
+    """The objects at these URIs under an object-store landing URL (the ones event notifications named), as a
+    listing would show them; an object gone meanwhile is not listed (a listing would not show it either)."""
+    fs, _ = fsspec.core.url_to_fs(url)
+    objects: list[LandedObject] = []
+    skipped: list[SkippedEntry] = []
+    for uri in sorted(uris):
+        try:
+            info = fs.info(uri)
+        except FileNotFoundError:
+            continue
+        except (
+            Exception
+        ) as e:  # no permission, a transient error: recorded, retried by the reconciliation pass
+            skipped.append(SkippedEntry(storable_text(uri), f"unreadable: {type(e).__name__}: {e}"))
+            continue
+        if info.get("type") != "file":
+            continue
+        entry = _object_or_skip(
+            uri, uri.rsplit("/", 1)[-1], int(info.get("size") or 0), _modified(info), None
+        )
+        (objects if isinstance(entry, LandedObject) else skipped).append(entry)
+    return Listing(objects, skipped)
+
+
+def list_remote_slice(url: str, after: str, limit: int) -> tuple[Listing, str]:
+    """At most `limit` entries under an object-store landing URL whose URI sorts after `after`, and where the next
+    slice starts ("" at the end). S3 lists from a key (ListObjectsV2's StartAfter), so a slice costs its own size
+    whatever the prefix holds; other stores are listed whole and sliced."""
+    fs, root = fsspec.core.url_to_fs(url)
+    if not hasattr(fs, "call_s3"):
+        return slice_after(list_landing(url), after, limit)
+    bucket, _, prefix = root.partition("/")
+    prefix = prefix.rstrip("/") + "/"
+    start = fs.split_path(after)[1] if after else ""
+    response = fs.call_s3(
+        "list_objects_v2", Bucket=bucket, Prefix=prefix, StartAfter=start or prefix, MaxKeys=limit
+    )
+    objects: list[LandedObject] = []
+    skipped: list[SkippedEntry] = []
+    last = ""
+    for item in response.get("Contents", []):
+        uri = f"s3://{bucket}/{item['Key']}"
+        last = uri
+        if item["Key"].endswith("/"):  # a folder marker
+            continue
+        modified = item["LastModified"].timestamp()
+        entry = _object_or_skip(
+            uri, item["Key"].rsplit("/", 1)[-1], int(item.get("Size") or 0), modified, None
+        )
+        (objects if isinstance(entry, LandedObject) else skipped).append(entry)
+    return Listing(objects, skipped), (last if response.get("IsTruncated") else "")

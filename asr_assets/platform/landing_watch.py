@@ -5,17 +5,27 @@ costs what arrived, whatever the folder holds. Events can be missed (the sensor'
 landed, an overflowed queue), so the tick lists the whole folder when the feed says so, and a reconciliation pass
 goes over the folder every `interval_s` in slices of `slice_size` entries, one slice per tick, resuming after the
 last URI it compared (kept in the sensor's cursor): the registry is asked about `slice_size` entries per tick, not
-about the archive. An object store without a feed is listed whole every tick, as before (docs/dagster-ingest.md,
-"Discovery").
+about the archive. An object store with an event queue (ASR_LANDING_QUEUE_URL: S3 notifications in SQS,
+platform/queue_events.py) works the same way, its slices listed from a key (StartAfter), so nothing in its tick
+grows with the archive; without a queue, or while the queue cannot be read, it is listed whole every tick
+(docs/dagster-ingest.md, "Discovery").
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-from asr_assets.platform.discovery import Listing, list_landing, list_local_paths, slice_after
+from asr_assets.platform.discovery import (
+    Listing,
+    list_landing,
+    list_local_paths,
+    list_remote_objects,
+    list_remote_slice,
+    slice_after,
+)
 from asr_assets.platform.folder_events import folder_events
+from asr_assets.platform.queue_events import QueueEvents
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class Look:
     listing: Listing
     state: ReconcileState
     how: str  # "events", "events + reconciliation slice", "whole listing (...)"
+    receipts: list[str] = field(default_factory=list)  # queue messages to delete once the tick has committed
 
 
 def local_root(url: str) -> str | None:
@@ -47,26 +58,62 @@ def local_root(url: str) -> str | None:
     return None if "://" in url else url
 
 
+_QUEUES: dict[tuple[str, str], QueueEvents] = {}
+
+
+def _queue(queue_url: str, url: str) -> QueueEvents:
+    """One client per queue and prefix for the life of the process (the sensor's code server)."""
+    if (queue_url, url) not in _QUEUES:
+        _QUEUES[(queue_url, url)] = QueueEvents(queue_url, url)
+    return _QUEUES[(queue_url, url)]
+
+
 def look_again(url: str, uris: list[str]) -> None:
-    """The next tick looks at these files again (the registry left them for later: over the tick's budget)."""
+    """The next tick looks at these files again (the registry left them for later: over the tick's budget). An
+    object store's events come back by themselves: their messages are deleted only after the tick committed, and
+    the reconciliation pass covers the rest."""
     root = local_root(url)
     feed = folder_events(root) if root is not None else None
     if feed is not None:
         feed.requeue([uri.removeprefix("file://") for uri in uris])
 
 
-def look(url: str, state: ReconcileState, now: float, interval_s: float, slice_size: int) -> Look:
+def acknowledge(url: str, queue_url: str | None, receipts: list[str]) -> None:
+    """Delete the queue messages a committed tick handled."""
+    if queue_url and receipts:
+        _queue(queue_url, url).ack(receipts)
+
+
+def look(
+    url: str,
+    state: ReconcileState,
+    now: float,
+    interval_s: float,
+    slice_size: int,
+    queue_url: str | None = None,
+) -> Look:
     """This tick's listing of the landing zone at `url` and the reconciliation state to keep."""
     root = local_root(url)
-    feed = folder_events(root) if root is not None else None
-    changed = feed.drain() if feed is not None else None
-    if changed is None:
-        why = "no event feed" if feed is None else "events may have been missed"
-        return Look(list_landing(url), ReconcileState("", now), f"whole listing ({why})")
-    listing = list_local_paths(changed)
+    receipts: list[str] = []
+    if root is not None:
+        feed = folder_events(root)
+        changed = feed.drain() if feed is not None else None
+        if changed is None:
+            why = "no event feed" if feed is None else "events may have been missed"
+            return Look(list_landing(url), ReconcileState("", now), f"whole listing ({why})")
+        listing = list_local_paths(changed)
+    else:
+        received = _queue(queue_url, url).receive() if queue_url else None
+        if received is None:
+            why = "no event queue" if not queue_url else "the event queue is unreadable"
+            return Look(list_landing(url), ReconcileState("", now), f"whole listing ({why})")
+        listing, receipts = list_remote_objects(url, received.uris), received.receipts
     if not state.after and now - state.pass_started < interval_s:
-        return Look(listing, state, "events")
-    part, after = slice_after(list_landing(url), state.after, slice_size)
+        return Look(listing, state, "events", receipts)
+    if root is not None:  # a folder is walked whole (one directory scan), the registry asked about the slice
+        part, after = slice_after(list_landing(url), state.after, slice_size)
+    else:
+        part, after = list_remote_slice(url, state.after, slice_size)
     started = state.pass_started if state.after else now
     named = {e.uri for e in [*listing.objects, *listing.skipped]}
     return Look(
@@ -76,4 +123,5 @@ def look(url: str, state: ReconcileState, now: float, interval_s: float, slice_s
         ),
         ReconcileState(after, started),
         "events + reconciliation slice",
+        receipts,
     )

@@ -12,6 +12,7 @@ would to AWS or MinIO: the endpoint and the credentials come from the environmen
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -228,3 +229,119 @@ def test_credentials_in_a_location_url_are_refused(url, asr_home, monkeypatch):
         assert SECRET_KEY not in message and "AKIAEXAMPLE" not in message
         assert f"set {variable} to s3://bucket/" in message and "AWS_SECRET_ACCESS_KEY" in message
     assert os.environ["ASR_LANDING_URL"].count(SECRET_KEY) == 1  # the setting itself is left alone
+
+
+@pytest.fixture
+def queue(bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An SQS queue on the same moto server receiving the bucket's ObjectCreated events for the landing prefix
+    (ASR_LANDING_QUEUE_URL), as an S3 event notification configuration sets it up on AWS."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=f"landing-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("s3").put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "landing/"}]}},
+                }
+            ]
+        },
+    )
+    monkeypatch.setenv("ASR_LANDING_QUEUE_URL", url)
+    return url
+
+
+def _queue_depth(url: str) -> int:
+    import boto3
+
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def test_an_event_queue_drives_discovery_and_the_reconciliation_pass_finds_what_it_lost(
+    bucket, queue, own_database, write_tone, tmp_path, monkeypatch
+):
+    """Notification-driven discovery against moto's S3 and SQS: the tick registers the objects the events name and
+    deletes the messages once committed; a duplicated event registers nothing twice; an object whose event was
+    lost is found by the reconciliation pass, listed from a key in slices; a queue that is down falls back to
+    listing the prefix, and nothing is lost."""
+    import boto3
+
+    from asr_assets.platform.landing_watch import ReconcileState
+
+    monkeypatch.setenv("ASR_DATABASE_URL", own_database)
+    monkeypatch.setenv("ASR_RECONCILE_INTERVAL_S", "3600")
+    monkeypatch.setenv("ASR_RECONCILE_SLICE", "2")
+    s3 = _s3()
+    sqs = boto3.client("sqs")
+
+    def upload(name: str, amplitude: float) -> None:
+        write_tone(tmp_path / name, 1.0, amplitude=amplitude)
+        s3.put(str(tmp_path / name), f"{bucket}/landing/{name}")
+
+    def registered() -> set[str]:
+        return {row[0] for row in _query(own_database, "select file_name from asr_raw.landed_files")}
+
+    with dg.instance_for_test() as instance:
+        cursor = ReconcileState(
+            after="", pass_started=time.time()
+        ).to_cursor()  # a pass just done: events only
+
+        def tick() -> dg.SensorResult:
+            nonlocal cursor
+            context = dg.build_sensor_context(
+                instance=instance,
+                cursor=cursor,
+                resources={"landing": LandingZoneResource(queue_url=queue), "postgres": PostgresResource()},
+            )
+            result = landing_sensor(context)
+            cursor = result.cursor
+            return result
+
+        upload("a.wav", 0.2)
+        upload("b.wav", 0.3)
+        assert _queue_depth(queue) == 3  # the two uploads and the s3:TestEvent of the configuration (as AWS)
+        tick()
+        assert registered() == {"a.wav", "b.wav"} and _queue_depth(queue) == 0  # handled, then deleted
+
+        # the same event twice (SQS delivers at least once): still one call
+        body = json.dumps({"Records": [{"eventName": "ObjectCreated:Put",
+                                         "s3": {"bucket": {"name": bucket}, "object": {"key": "landing/a.wav"}}}]})  # fmt: skip
+        sqs.send_message(QueueUrl=queue, MessageBody=body)
+        sqs.send_message(QueueUrl=queue, MessageBody=body)
+        tick()
+        assert _query(own_database, "select count(*) from asr_raw.landed_files") == [(2,)]
+
+        # lost: c's and d's events never reach the tick; the reconciliation pass (2 keys a slice) finds them
+        upload("c.wav", 0.4)
+        upload("d.wav", 0.5)
+        sqs.purge_queue(QueueUrl=queue)
+        tick()
+        assert registered() == {"a.wav", "b.wav"}
+        cursor = ReconcileState(after="", pass_started=0.0).to_cursor()  # the pass is due
+        for _ in range(3):
+            tick()
+        assert registered() == {"a.wav", "b.wav", "c.wav", "d.wav"}
+
+        # the queue is down: the tick lists the prefix instead, and says so
+        monkeypatch.setenv("ASR_LANDING_QUEUE_URL", queue + "-gone")
+        upload("e.wav", 0.6)
+        context = dg.build_sensor_context(
+            instance=instance,
+            cursor=cursor,
+            resources={
+                "landing": LandingZoneResource(queue_url=queue + "-gone"),
+                "postgres": PostgresResource(),
+            },
+        )
+        landing_sensor(context)
+        assert "e.wav" in registered()
