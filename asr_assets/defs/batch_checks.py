@@ -10,10 +10,13 @@ it. It can also be executed from the UI at any time.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import dagster as dg
 
 from asr_assets import settings
 from asr_assets.defs.resources import LandingZoneResource, PostgresResource
+from asr_assets.platform.marts import unbuilt_batches
 from asr_assets.platform.sql import read_sql
 from asr_assets.platform.text import one_line
 
@@ -77,11 +80,24 @@ FRESH_CHECK = "marts_fresh"
 MARTS_KEY = dg.AssetKey(["asr_marts", "fct_calls"])
 
 
+# How far back marts_fresh looks for loaded batches the marts still lack (a bounded probe, platform/marts.py).
+FRESH_LOOKBACK = timedelta(days=7)
+
+
 def fresh_state(conn, landing_url: str, max_lag_s: int) -> tuple[bool, dict]:
-    """(passed, metadata): no batch closed more than max_lag_s ago is still missing from the marts."""
+    """(passed, metadata): no batch closed more than max_lag_s ago is still missing from the marts: not yet
+    transcribed and loaded, or loaded and not yet built (marts_sensor's build has not picked it up)."""
     with conn.cursor() as cur:
         cur.execute(read_sql("select_stale_batches"), {"landing_url": landing_url, "max_lag_s": max_lag_s})
         rows = cur.fetchall()
+    unbuilt = unbuilt_batches(conn, datetime.now(UTC) - FRESH_LOOKBACK).keys
+    if unbuilt:
+        with conn.cursor() as cur:
+            cur.execute(
+                read_sql("select_closed_batches"),
+                {"keys": unbuilt, "landing_url": landing_url, "max_lag_s": max_lag_s},
+            )
+            rows = sorted(rows + cur.fetchall(), key=lambda row: row[2])[:50]
     lines = [f"| {key} | {status} | {closed:%Y-%m-%d %H:%M} |" for key, status, closed in rows]
     table = "\n".join(["| batch | status | closed at |", "|---|---|---|", *lines])
     return not rows, {

@@ -277,12 +277,13 @@ def test_vanished_and_changing_files_are_skipped_not_fatal(tmp_path, write_tone)
 def test_marts_fresh_fails_while_a_closed_batch_waits_and_passes_once_it_is_built(
     asr_home, embedded_database_url, write_tone, monkeypatch
 ):
-    """The marts' freshness expectation: a batch closed longer ago than ASR_MARTS_MAX_LAG_S whose run has not
-    built the marts makes marts_fresh fail (reported by marts_freshness_sensor when the verdict changes)."""
+    """The marts' freshness expectation: a batch closed longer ago than ASR_MARTS_MAX_LAG_S that is not yet
+    transcribed, or transcribed and loaded but not yet built into the marts, makes marts_fresh fail (reported by
+    marts_freshness_sensor when the verdict changes)."""
     import numpy as np
 
     from asr_assets import settings
-    from asr_assets.defs.batch_checks import FRESH_CHECK, marts_freshness_sensor
+    from asr_assets.defs.batch_checks import FRESH_CHECK, fresh_state, marts_freshness_sensor
     from asr_assets.defs.resources import LandingZoneResource, PostgresResource
     from asr_assets.defs.sensors import landing_sensor
 
@@ -315,6 +316,25 @@ def test_marts_fresh_fails_while_a_closed_batch_waits_and_passes_once_it_is_buil
                 cur.execute(
                     "update asr_raw.ingest_batches set status = 'succeeded' where partition_key = %s", (key,)
                 )
+                cur.execute(
+                    "insert into asr_raw.batch_loads (partition_key, loaded_at, call_count, quarantine_count)"
+                    " values (%s, now(), 1, 0)",
+                    (key,),
+                )
+        finally:
+            conn.close()
+        # transcribed and loaded, not built: still stale (the verdict unchanged, so not reported again)
+        assert isinstance(marts_freshness_sensor(context), dg.SkipReason)
+        conn = psycopg2.connect(settings.libpq_url(embedded_database_url))
+        try:
+            passed, metadata = fresh_state(conn, LandingZoneResource().resolved_url(), 0)
+        finally:
+            conn.close()
+        assert not passed and "loaded, not built" in metadata["batches"].value
+        conn = psycopg2.connect(settings.libpq_url(embedded_database_url))
+        try:
+            with conn, conn.cursor() as cur:  # as if the marts build had picked it up (no such batch left)
+                cur.execute("delete from asr_raw.batch_loads where partition_key = %s", (key,))
         finally:
             conn.close()
         (fresh,) = marts_freshness_sensor(context).asset_events
