@@ -104,7 +104,8 @@ def wait_for_marts(
     instance, dsn: str, keys: list[str], deadline: float, daemon: subprocess.Popen | None
 ) -> str | None:
     """Poll until the marts hold every batch of `keys` (marts_sensor requests the build once they are loaded);
-    returns None, or the error of a build that started after they were loaded and failed (its retries too)."""
+    returns None, or the error of a build that started while we waited and failed (its step retries and Dagster's
+    run retry included). A build that failed before (a killed one) is not the answer: the sensor tries again."""
     import psycopg2
     from dagster import DagsterRunStatus, RunsFilter
 
@@ -112,6 +113,7 @@ def wait_for_marts(
     from asr_assets.platform.marts import unbuilt_batches
 
     said = False
+    waiting_since = time.time()
     while time.monotonic() < deadline:
         if daemon is not None and daemon.poll() is not None:
             raise RuntimeError(f"dagster-daemon exited with code {daemon.returncode}; see its log")
@@ -126,10 +128,11 @@ def wait_for_marts(
             print(f"  marts: waiting for the build of {len(waiting)} batch(es)", flush=True)
             said = True
         newest = instance.get_run_records(RunsFilter(job_name=MARTS_JOB), limit=1)
-        loaded = max(at for _, at in waiting).timestamp()
         if newest and newest[0].dagster_run.status == DagsterRunStatus.FAILURE:
             record = newest[0]
-            if (record.start_time or 0) > loaded and record.dagster_run.tags.get(WILL_RETRY_TAG) != "true":
+            if (record.start_time or 0) > waiting_since and record.dagster_run.tags.get(
+                WILL_RETRY_TAG
+            ) != "true":
                 return run_error(instance, record.dagster_run)
         time.sleep(POLL_S)
     raise TimeoutError(

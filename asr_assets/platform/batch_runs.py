@@ -86,15 +86,14 @@ def run_error(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
 
 def reap_dead_local_runs(instance: dg.DagsterInstance) -> list[str]:
     """Fail STARTED runs whose worker process no longer exists (only where the launcher cannot check health:
-    the local one). The worker's pid is in the run's "Started process for run (pid: N)" engine event."""
+    the local one). The worker's pid is in the run's "Started process for run (pid: N)" engine event. Every job's
+    runs: a killed marts build left STARTED would hold the marts lane, and marts_sensor would wait for it forever."""
     import psutil
 
     if instance.run_launcher.supports_check_run_worker_health:
         return []
     reaped = []
-    started = instance.get_run_records(
-        dg.RunsFilter(job_name=JOB_NAME, statuses=[dg.DagsterRunStatus.STARTED])
-    )
+    started = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     for record in started:
         worker = _worker_pid(instance, record.dagster_run.run_id)
         if worker is None:

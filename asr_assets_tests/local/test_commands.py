@@ -81,8 +81,8 @@ def test_ingest_runs_calls_through_the_daemon_on_the_embedded_database(
 def _run_in_step(
     dagster_home: Path, step_key: str, deadline_s: float, need_worker: bool = True
 ) -> tuple[str, int | None]:
-    """(run id, run worker pid) of the first ingest_job run once `step_key` has started (need_worker: and its
-    worker process is known)."""
+    """(run id, run worker pid) of the first run of the job that has `step_key` (a batch's ingest_job, or
+    marts_job for the dbt build) once that step has started (need_worker: and its worker process is known)."""
     import time
 
     import dagster as dg
@@ -93,7 +93,8 @@ def _run_in_step(
     while time.monotonic() < end:
         if (dagster_home / "dagster.yaml").exists():
             with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-                for record in instance.get_run_records(dg.RunsFilter(job_name="ingest_job")):
+                job = "marts_job" if step_key == "dbt_transcripts" else "ingest_job"
+                for record in instance.get_run_records(dg.RunsFilter(job_name=job)):
                     run_id = record.dagster_run.run_id
                     steps = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
                     worker = _worker_pid(instance, run_id)
@@ -106,7 +107,7 @@ def _run_in_step(
 
 
 def _kill_run_worker_in_step(dagster_home: Path, step_key: str, deadline_s: float) -> str:
-    """kill -9 the run worker of the first ingest_job run once `step_key` has started; returns the run id."""
+    """kill -9 the run worker of the first run in `step_key` once that step has started; returns the run id."""
     import signal
 
     run_id, pid = _run_in_step(dagster_home, step_key, deadline_s)
@@ -150,9 +151,9 @@ def _every_file_once(pgdata: Path) -> tuple[list[tuple], list[tuple]]:
 def test_after_a_kill_9_of_the_run_worker_ingest_again_accounts_for_every_file_once(
     step, scratch_asr_home, tmp_path, sample_calls
 ):
-    """The issue's "Done when": a kill -9 of the run worker mid-transcription (and during dbt); `asr-assets
-    ingest` on the same folder again ends with every file in calls or quarantine exactly once, the marts
-    complete, and exit 0 (F1)."""
+    """The issue's "Done when": a kill -9 of the run worker mid-transcription (and of the marts build's during
+    dbt); `asr-assets ingest` on the same folder again ends with every file in calls or quarantine exactly once,
+    the marts complete, and exit 0 (F1). The killed run is failed by the reaper, so its lane moves on."""
     calls = tmp_path / "calls"
     calls.mkdir()
     for path in (sample_calls[3], sample_calls[0]):
