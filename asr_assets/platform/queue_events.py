@@ -36,8 +36,8 @@ def object_uris(body: str) -> list[str] | None:
     (s3:TestEvent, a deletion), None for one that is not an S3 event at all."""
     try:
         message = json.loads(body)
-        if "Records" not in message and isinstance(message.get("Message"), str):  # through an SNS topic
-            message = json.loads(message["Message"])
+        if isinstance(message, dict) and "Records" not in message and isinstance(message.get("Message"), str):
+            message = json.loads(message["Message"])  # through an SNS topic
     except (ValueError, TypeError):
         return None
     if not isinstance(message, dict):
