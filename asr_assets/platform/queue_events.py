@@ -49,7 +49,7 @@ def object_uris(body: str) -> list[str] | None:
         return None
     uris = []
     for record in records:
-        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+        if not isinstance(record, dict) or not str(record.get("eventName", "")).startswith("ObjectCreated:"):
             continue
         s3 = record.get("s3") or {}
         bucket, key = (s3.get("bucket") or {}).get("name"), (s3.get("object") or {}).get("key")
