@@ -246,3 +246,41 @@ def list_remote_slice(url: str, after: str, limit: int) -> tuple[Listing, str]:
         )
         (objects if isinstance(entry, LandedObject) else skipped).append(entry)
     return Listing(objects, skipped), (last if response.get("IsTruncated") else "")
+
+
+def list_local_slice(root: str, after: str, limit: int) -> tuple[Listing, str]:
+    """At most `limit` entries of a local landing folder whose URI sorts after `after`, and where the next slice
+    starts ("" at the end): the folder is walked in URI order and folders wholly before `after` are not entered,
+    so with dated sub-folders a slice costs its own size; only a folder holding the slice's names is scanned."""
+    start = after.removeprefix("file://")
+    objects: list[LandedObject] = []
+    skipped: list[SkippedEntry] = []
+    last = ""
+    for path in _paths_after(root.rstrip("/") or "/", start):
+        entry = _local_entry(path)
+        if entry is None:
+            continue
+        (objects if isinstance(entry, LandedObject) else skipped).append(entry)
+        last = entry.uri
+        if len(objects) + len(skipped) >= limit:
+            return Listing(objects, skipped), last
+    return Listing(objects, skipped), ""
+
+
+def _paths_after(folder: str, after: str):
+    """Paths under folder, in the order their URIs sort (a folder's entries by name, a sub-folder as "name/"),
+    that sort after `after`; a sub-folder whose every path sorts before `after` is not entered."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:  # vanished or unreadable: the whole listing reports it, a slice goes on
+        return
+    keyed = sorted((e.name + "/" if e.is_dir(follow_symlinks=False) else e.name, e) for e in entries)
+    for key, entry in keyed:
+        path = os.path.join(folder, entry.name)
+        if key.endswith("/"):
+            prefix = path + "/"
+            if after and prefix < after and not after.startswith(prefix):
+                continue
+            yield from _paths_after(path, after)
+        elif path > after:
+            yield path

@@ -20,9 +20,9 @@ from asr_assets.platform.discovery import (
     Listing,
     list_landing,
     list_local_paths,
+    list_local_slice,
     list_remote_objects,
     list_remote_slice,
-    slice_after,
 )
 from asr_assets.platform.folder_events import folder_events
 from asr_assets.platform.queue_events import QueueEvents
@@ -110,8 +110,8 @@ def look(
         listing, receipts = list_remote_objects(url, received.uris), received.receipts
     if not state.after and now - state.pass_started < interval_s:
         return Look(listing, state, "events", receipts)
-    if root is not None:  # a folder is walked whole (one directory scan), the registry asked about the slice
-        part, after = slice_after(list_landing(url), state.after, slice_size)
+    if root is not None:
+        part, after = list_local_slice(root, state.after, slice_size)
     else:
         part, after = list_remote_slice(url, state.after, slice_size)
     started = state.pass_started if state.after else now
