@@ -2,6 +2,8 @@
 
 import uuid
 
+import pytest
+
 from asr_assets import settings
 from asr_assets.defs.raw_tables import build_rows
 from asr_assets.platform.sql.migrate import migrate
@@ -54,6 +56,7 @@ def test_generated_batches_are_the_batches_the_load_path_builds(database_url):
     assert segments[0][0] == len(rows["segments"])
 
 
+@pytest.mark.slow  # a minute of real work (make test runs it; make test-fast leaves it out)
 def test_both_designs_are_measured_at_every_size(any_server_url):
     prefix = f"asr_pgv_test_{uuid.uuid4().hex[:8]}"
     try:

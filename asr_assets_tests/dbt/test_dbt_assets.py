@@ -99,6 +99,7 @@ def test_materialising_the_dbt_assets_builds_the_marts_with_passing_checks(dbt_m
     assert [e.check_name for e in evaluations if not e.passed] == []
 
 
+@pytest.mark.slow  # a minute of real work (make test runs it; make test-fast leaves it out)
 def test_one_build_picks_up_every_loaded_batch_and_the_sensor_asks_only_for_what_is_new(scratch_database):
     """marts_sensor requests a build while loaded batches are missing from the marts and none is queued or running;
     one build covers every batch loaded before it; a reload (a rerun, an erasure) is a new load to build."""

@@ -267,6 +267,7 @@ def _queue_depth(url: str) -> int:
     )
 
 
+@pytest.mark.slow  # a minute of real work (make test runs it; make test-fast leaves it out)
 def test_an_event_queue_drives_discovery_and_the_reconciliation_pass_finds_what_it_lost(
     bucket, queue, own_database, write_tone, tmp_path, monkeypatch
 ):
