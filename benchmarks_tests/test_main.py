@@ -17,7 +17,7 @@ def test_help_lists_bench_and_profile_only():
     )
     usage = " ".join(out.stdout.split())  # argparse wraps the usage line once it is long
     assert usage.startswith(
-        "usage: python -m benchmarks [-h] [-v] {bench,profile,soak,langid,wer-languages,pg-volume,scaling} ..."
+        "usage: python -m benchmarks [-h] [-v] {bench,profile,soak,langid,wer-languages,pg-volume,scaling,latency,tick-time} ..."
     )
     assert "bench" in out.stdout and "profile" in out.stdout
     assert WORKER not in out.stdout and FW_WORKER not in out.stdout

@@ -42,12 +42,23 @@ def _import_pgserver():
     return pgserver
 
 
+PID_FILE_READS = 50  # 5 s of a postmaster.pid being written
+
+
 def embedded_postgres_running(pgdata: Path | None = None) -> bool:
     """True when the embedded server for this ASR_HOME is up."""
     PostmasterInfo = _import_pgserver().utils.PostmasterInfo
 
-    info = PostmasterInfo.read_from_pgdata(pgdata or settings.pgdata_dir())
-    return info is not None and info.is_running() and info.status == "ready"
+    for _ in range(PID_FILE_READS):
+        try:
+            info = PostmasterInfo.read_from_pgdata(pgdata or settings.pgdata_dir())
+        except (AssertionError, ValueError, IndexError):
+            # postmaster.pid read while a starting or stopping server writes it (another process of this home:
+            # a run worker, the daemon's code server): pgserver asserts on its line count. Read it again.
+            time.sleep(0.1)
+            continue
+        return info is not None and info.is_running() and info.status == "ready"
+    return False
 
 
 def start_embedded_postgres(pgdata: Path | None = None) -> str:

@@ -91,3 +91,9 @@ def folder_events(root: str) -> FolderEvents | None:
                 logger.warning(f"cannot watch {root} ({e}); its ticks list the whole folder")
                 return None
         return feed
+
+
+def is_watched(root: str) -> bool:
+    """Whether this process already watches `root` (its first tick has been)."""
+    with _FEEDS_LOCK:
+        return str(Path(root)) in _FEEDS

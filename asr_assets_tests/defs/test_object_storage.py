@@ -126,6 +126,20 @@ def test_ingest_job_on_a_bucket_prefix(bucket, asr_home, own_database, sample_ca
         instance.add_dynamic_partitions(ingest_batches.name, [key])
         result = defs.resolve_job_def("ingest_job").execute_in_process(partition_key=key, instance=instance)
         assert result.success
+        # the marts build marts_sensor asks for writes the batch's report page to the bucket too
+        from asr_assets.defs.marts import marts_sensor
+
+        request = marts_sensor(
+            dg.build_sensor_context(
+                instance=instance,
+                resources={"landing": LandingZoneResource(), "postgres": PostgresResource()},
+            )
+        )
+        assert isinstance(request, dg.RunRequest), request
+        marts = defs.resolve_job_def("marts_job").execute_in_process(
+            run_config=request.run_config, instance=instance
+        )
+        assert marts.success
 
         # the same bytes uploaded again under another key: a duplicate, no new batch, no second call
         s3.put(str(call), f"{bucket}/landing/2026/12/06/copy-of-{call.name}")

@@ -30,10 +30,16 @@ class Landing:
         self.cursor: str | None = None  # kept between ticks, as the daemon keeps it
 
     def put(self, src: Path, name: str) -> Path:
+        from asr_assets.platform.folder_events import is_watched
+
         dest = self.root / name
         shutil.copyfile(src, dest)
         self._mtime += 1  # distinct, increasing landing times
         os.utime(dest, (self._mtime, self._mtime))
+        if is_watched(
+            str(self.root)
+        ):  # the next tick goes by events: wait for them, whenever the thread delivers
+            self.resources["landing"].look_again(sorted(_delivered_events(self.root, {dest.name})))
         return dest
 
     def tick(self) -> dg.SensorResult:

@@ -188,7 +188,7 @@ def test_a_call_dropped_into_the_landing_folder_while_the_ui_runs_reaches_the_ma
     audio, rate = sf.read(str(sample_calls[0]), dtype="int16", always_2d=True)
     audio[-1, 0] ^= 1  # content of its own: not a duplicate of a call the fixture landed
     temp = home / "landing" / ".dropped.wav.part"
-    sf.write(str(temp), np.ascontiguousarray(audio), rate, subtype="PCM_16")
+    sf.write(str(temp), np.ascontiguousarray(audio), rate, format="WAV", subtype="PCM_16")
     os.replace(temp, home / "landing" / "dropped.wav")
     env = {k: v for k, v in os.environ.items() if k not in ("ASR_DATABASE_URL", "DAGSTER_HOME")}
     url = _cli(env | {"ASR_HOME": str(home)}, "db-url").stdout.strip()
