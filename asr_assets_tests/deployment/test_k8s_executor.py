@@ -186,6 +186,7 @@ def _launch(cluster: Cluster, partition: str, cwd: Path, extra_env_vars: tuple[s
 
 
 @pytest.mark.timeout(400)
+@pytest.mark.slow  # half a minute of fake-cluster pods (make test runs it; make test-fast leaves it out)
 def test_run_launcher_starts_a_run_pod_that_launches_the_step_jobs(cluster: Cluster, tmp_path: Path):
     """The production hop: `dagster job launch` -> K8sRunLauncher -> run pod (`dagster api execute_run`), whose
     k8s_job_executor launches the step Jobs. Both kinds of Job are checked as manifests."""
@@ -251,6 +252,7 @@ def test_run_launcher_starts_a_run_pod_that_launches_the_step_jobs(cluster: Clus
 
 
 @pytest.mark.timeout(400)
+@pytest.mark.slow  # half a minute of fake-cluster pods (make test runs it; make test-fast leaves it out)
 def test_pod_failure_and_app_failure_are_retried(cluster: Cluster):
     # (a) The first Job of smoke_audio dies before its process starts (OOM-kill, node lost): only the executor's
     # health check (every 20 s) can see it. (b) smoke_transcripts raises on its first attempt: the step process
@@ -373,6 +375,7 @@ def _launch_and_cancel(
 
 
 @pytest.mark.timeout(400)
+@pytest.mark.slow  # half a minute of fake-cluster pods (make test runs it; make test-fast leaves it out)
 def test_cancelling_a_run_as_deployed_lets_its_running_step_finish(cluster: Cluster, tmp_path: Path):
     """With run monitoring resuming crashed run workers (values.yaml: maxResumeRunAttempts 2), the run worker
     cannot tell a cancel from a crash: on SIGTERM it leaves the steps in flight running, for the resumed worker.
@@ -392,6 +395,7 @@ def test_cancelling_a_run_as_deployed_lets_its_running_step_finish(cluster: Clus
 
 
 @pytest.mark.timeout(400)
+@pytest.mark.slow  # half a minute of fake-cluster pods (make test runs it; make test-fast leaves it out)
 def test_a_crashed_run_pod_is_resumed_and_the_run_completes(cluster: Cluster, tmp_path: Path):
     """values.yaml's maxResumeRunAttempts: the run pod dies mid-run (OOM kill, lost node); one pass of the daemon's
     run monitoring (`monitor_started_run`, what dagster-daemon calls every pollIntervalSeconds) sees its Job failed

@@ -322,6 +322,7 @@ def test_a_database_that_cannot_be_reached_is_one_line_without_the_password(url,
         assert len(out.stderr.strip().splitlines()) == 1, text
 
 
+@pytest.mark.slow
 def test_evaluate_registers_scores_and_promotes_behind_the_gate(
     scratch_asr_home, embedded_server_url, monkeypatch
 ):
