@@ -206,6 +206,7 @@ def test_files_with_old_modification_times_are_registered(landing, sample_calls)
     old = landing.root / "moved_in_with_old_mtime.wav"
     shutil.copyfile(sample_calls[1], old)
     os.utime(old, (1_000_000_000, 1_000_000_000))  # 2001
+    landing.resources["landing"].look_again(sorted(_delivered_events(landing.root, {old.name})))
     second = landing.tick()
     assert len(_added(second)) == 1
     names = {r[0] for r in landing.query("select file_name from asr_raw.landed_files")}
