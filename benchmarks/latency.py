@@ -88,8 +88,9 @@ def land(path: Path, landing: Path) -> float:
     return time.time()
 
 
-def fill_from_database(dsn: str, calls: dict[str, CallLatency]) -> None:
-    """registered and loaded times of the calls that have them (the registry's and the load's clocks)."""
+def fill_from_database(dsn: str, calls: dict[str, CallLatency]) -> dict[str, str]:
+    """Fill registered and loaded times of the calls that have them (the registry's and the load's clocks);
+    returns each registered call's batch (partition key)."""
     import psycopg2
 
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
@@ -103,23 +104,13 @@ def fill_from_database(dsn: str, calls: dict[str, CallLatency]) -> None:
             """,
             {"names": list(calls)},
         )
-        for name, registered, _key, loaded in cur.fetchall():
+        keys = {}
+        for name, registered, key, loaded in cur.fetchall():
             calls[name].registered = float(registered)
             calls[name].loaded = float(loaded) if loaded is not None else None
+            keys[name] = key
     conn.close()
-
-
-def partition_of(dsn: str, names: list[str]) -> dict[str, str]:
-    import psycopg2
-
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute(
-            "select file_name, partition_key from asr_raw.landed_files where file_name = any(%(names)s)",
-            {"names": names},
-        )
-        rows = dict(cur.fetchall())
-    conn.close()
-    return rows
+    return keys
 
 
 def in_marts(dsn: str, names: list[str]) -> set[str]:
@@ -265,8 +256,7 @@ def run_latency(
                 time.sleep(0.05)
             calls[path.name] = CallLatency(path.name, land(path, landing))
         wait_until_in_marts(dsn, calls, time.monotonic() + timeout_s)
-        fill_from_database(dsn, calls)
-        keys = partition_of(dsn, list(calls))
+        keys = fill_from_database(dsn, calls)
         run_ids = []
         import dagster as dg
 

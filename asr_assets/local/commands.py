@@ -30,6 +30,7 @@ from asr_assets.local.runs import abandon_runs, batch_keys, wait_for_marts, wait
 from asr_assets.local.sql import read_sql
 from asr_assets.platform import embedded_pg
 from asr_assets.platform.batch_runs import step_failures
+from asr_assets.platform.landing_watch import local_root
 
 
 def _prepare() -> bool:
@@ -217,10 +218,9 @@ def ui(args: argparse.Namespace) -> int:
     """`dagster dev` on args.port, on the same workspace and instance as `ingest`."""
     started_pg = _prepare()
     landing = settings.landing_url()
-    if "://" not in landing or landing.startswith(
-        "file://"
-    ):  # a folder: there must be somewhere to drop a call
-        Path(landing.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    folder = local_root(landing)
+    if folder is not None:  # a folder: there must be somewhere to drop a call
+        Path(folder).mkdir(parents=True, exist_ok=True)
     proc = start_dev(args.port, args.host, "info" if getattr(args, "verbose", False) else "warning")
     shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
     print(
